@@ -1,0 +1,1 @@
+"""BigGAN-deep generator: weights, inference graph and backends. Knows nothing about audio."""
