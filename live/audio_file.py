@@ -1,0 +1,109 @@
+"""Decode an audio file in blocks with PyAV: mono float32 for analysis, stereo planar float for the mp4 track.
+
+Streaming (no whole-song array), so memory stays flat in song length.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import av
+import numpy as np
+
+from live.errors import UserError
+
+ANALYSIS_SR = 22050  # the seed's analysis rate; the features code works at any rate
+OUTPUT_RATES = (44100, 48000)  # AAC rates we write; anything else is resampled to 44.1 kHz
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    path: str
+    duration_s: float  # whole file, seconds
+    sample_rate: int  # source rate
+    output_rate: int  # rate of the AAC track we write
+
+
+def check_input(path: str) -> None:
+    """One-line errors for the inputs a user gets wrong most often."""
+    if not os.path.exists(path):
+        raise UserError(f"input '{path}' does not exist: check the path")
+    if os.path.isdir(path):
+        raise UserError(f"input '{path}' is a directory: pass an audio file (wav, flac, ogg, mp3, m4a)")
+    if os.path.getsize(path) == 0:
+        raise UserError(f"input '{path}' is empty (0 bytes): pass an audio file")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"input '{path}' is not readable: check its permissions")
+
+
+def _open(path: str):
+    try:
+        container = av.open(path)
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"cannot decode '{path}' as audio ({_reason(e)}): pass a wav, flac, ogg, mp3 or m4a file")
+    if not container.streams.audio:
+        container.close()
+        raise UserError(f"'{path}' has no audio stream: pass an audio file")
+    return container
+
+
+def _reason(e: Exception) -> str:
+    return getattr(e, "strerror", None) or str(e).splitlines()[0] or type(e).__name__
+
+
+def probe(path: str) -> AudioInfo:
+    """Duration and rates; decodes the file once if the container does not state its duration."""
+    check_input(path)
+    container = _open(path)
+    try:
+        stream = container.streams.audio[0]
+        sr = stream.codec_context.sample_rate or stream.rate
+        if not sr:
+            raise UserError(f"cannot decode '{path}' as audio (no sample rate): pass a wav, flac, ogg, mp3 or m4a file")
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        else:
+            duration = None
+        if duration is None:
+            n = 0
+            for frame in _frames(container, path):
+                n += frame.samples
+            duration = n / sr
+    finally:
+        container.close()
+    return AudioInfo(path, duration, sr, sr if sr in OUTPUT_RATES else OUTPUT_RATES[0])
+
+
+def _frames(container, path: str):
+    try:
+        for frame in container.decode(audio=0):
+            yield frame
+    except av.error.FFmpegError as e:
+        raise UserError(f"cannot decode '{path}' ({_reason(e)}): the file may be corrupt")
+
+
+def blocks(info: AudioInfo) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (analysis mono f32 at ANALYSIS_SR, output planar f32 [2, n] at info.output_rate), from time 0."""
+    container = _open(info.path)
+    to_mono = av.AudioResampler(format="flt", layout="mono", rate=ANALYSIS_SR)
+    to_out = av.AudioResampler(format="fltp", layout="stereo", rate=info.output_rate)
+    try:
+        for frame in _frames(container, info.path):
+            frame.pts = None  # let the resamplers count samples; some demuxers give gappy pts
+            yield _mono(to_mono.resample(frame)), _planar(to_out.resample(frame))
+        yield _mono(to_mono.resample(None)), _planar(to_out.resample(None))
+    finally:
+        container.close()
+
+
+def _mono(frames) -> np.ndarray:
+    parts = [f.to_ndarray().reshape(-1) for f in frames]
+    return np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
+
+
+def _planar(frames) -> np.ndarray:
+    parts = [f.to_ndarray() for f in frames]
+    return np.concatenate(parts, axis=1).astype(np.float32, copy=False) if parts else np.zeros((2, 0), np.float32)

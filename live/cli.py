@@ -1,0 +1,139 @@
+"""The `live` command: real-time window (default) or offline export to mp4 (--export)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from live import __version__
+from live.errors import UserError
+
+DESCRIPTION = """\
+Audio-reactive BigGAN visuals. Harmony (chroma) steers the ImageNet classes, loudness and onsets push the
+noise vector. Without --export it opens a window fed by the default audio input; with --export it renders
+an audio file to an mp4 (H.264 + AAC) at full resolution."""
+
+EXAMPLES = """\
+examples:
+  live                                         default input, biggan-deep-128, window
+  live -l                                      list audio input devices
+  live -d "USB Audio" --fullscreen --preset rave
+  live --export song.mp3 -o song.mp4           full resolution (biggan-deep-512), 30 fps
+  live --export song.mp3 -o clip.mp4 --start 60 --duration 20 --model biggan-deep-128 --fps 24 \\
+       --classes "jellyfish,volcano,coral reef" --pitch-sensitivity 0.7 --seed 3 --save-latents clip.npz
+  live --list-backends                         which engines work on this machine, and why not
+  live --list-classes --search shark           ImageNet classes matching a word
+
+models: biggan-deep-128|256|512 download once into the user cache (set LIVE_CACHE_DIR to move it);
+a directory holding config.json + pytorch_model.bin loads locally (use that offline)."""
+
+
+def _walker_flags(parser: argparse.ArgumentParser) -> None:
+    from live.config import PARAM_SPECS
+
+    g = parser.add_argument_group("look (override the preset; ranges are checked)")
+    for name, spec in PARAM_SPECS.items():
+        kind = int if isinstance(spec.default, int) and not isinstance(spec.default, bool) else float
+        g.add_argument("--" + name.replace("_", "-"), type=kind, default=None, metavar="X",
+                       help=f"{spec.help} [{spec.unit}; {spec.min:g}–{spec.max:g}; default {spec.default:g}]")
+    g.add_argument("--preset", default="default", metavar="NAME|PATH",
+                   help="walker preset: a name from the presets folder or a TOML file (default: default)")
+    g.add_argument("--classes", metavar="LIST",
+                   help='ImageNet classes by id or name, comma separated, e.g. "jellyfish,volcano,107"')
+    g.add_argument("--seed", type=int, default=None, help="random seed: same seed + same audio = same video")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="live", description=DESCRIPTION, epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"live {__version__}")
+    g = p.add_argument_group("engine")
+    g.add_argument("--model", default=None, metavar="NAME|DIR",
+                   help="biggan-deep-128|biggan-deep-256|biggan-deep-512 or a local model folder "
+                        "(default: 128 live, 512 export)")
+    g.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "openvino", "torch"],
+                   help="inference engine (default auto: TensorRT, torch CUDA, OpenVINO, torch CPU)")
+    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="engine precision (default auto: fp16 on GPU, bf16 where the CPU has it, else fp32)")
+    g.add_argument("--list-backends", action="store_true", help="print each backend, usable here or why not")
+    _walker_flags(p)
+    g = p.add_argument_group("export (offline, file to mp4)")
+    g.add_argument("--export", metavar="AUDIO", help="render this audio file (wav/flac/ogg/mp3/m4a) to -o")
+    g.add_argument("-o", "--output", metavar="FILE.mp4", help="output video for --export")
+    g.add_argument("--fps", type=float, default=30.0, help="video frame rate (default 30)")
+    g.add_argument("--start", type=float, default=0.0, metavar="S", help="start time in the audio, seconds")
+    g.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="export: length to render; live: quit after S seconds")
+    g.add_argument("--batch", type=int, default=4, help="frames per engine call in export (default 4)")
+    g.add_argument("--save-latents", metavar="FILE.npz", help="also save per-frame z [N,128], c [N,1000], t [N]")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from engine.errors import EngineError
+
+    try:
+        if args.list_backends:
+            return _list_backends()
+        if args.export is not None:
+            return _export(args)
+        raise UserError("live mode is not available yet: use --export AUDIO -o OUT.mp4")
+    except (UserError, EngineError) as e:
+        print(f"live: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("live: interrupted; no output written", file=sys.stderr)
+        return 130
+
+
+def _list_backends() -> int:
+    from engine.backends import list_backends
+
+    for name, usable, why in list_backends():
+        print(f"{name:10s} {'usable' if usable else 'not usable'}{'' if usable else ': ' + why}")
+    return 0
+
+
+def look_from_args(args):
+    """(WalkerParams, classes, seed) from preset + flags: shared by live mode and export."""
+    from live.config import PARAM_SPECS, load_preset, make_params
+    from live import classes as cls
+
+    preset = load_preset(args.preset)
+    overrides = {k: getattr(args, k) for k in PARAM_SPECS if getattr(args, k) is not None}
+    params = make_params(preset, overrides)
+    seed = args.seed if args.seed is not None else int(preset.get("seed", 0))
+    spec = args.classes or preset.get("classes")
+    chosen = cls.resolve_classes(spec) if spec else cls.random_classes(params.num_classes, seed)
+    return params, chosen, seed
+
+
+def _export(args) -> int:
+    if not args.output:
+        raise UserError("--export needs -o FILE.mp4: where to write the video")
+    if args.fps <= 0 or args.fps > 240:
+        raise UserError(f"--fps {args.fps:g} is out of range 1–240")
+    if args.batch < 1 or args.batch > 64:
+        raise UserError(f"--batch {args.batch} is out of range 1–64")
+    if args.duration is not None and args.duration <= 0:
+        raise UserError(f"--duration {args.duration:g} must be positive")
+    from live import audio_file
+    from live.export import ExportJob, run_export
+
+    audio_file.check_input(args.export)
+    params, chosen, seed = look_from_args(args)
+    from engine.backends import create_engine
+
+    engine = create_engine(args.model or "biggan-deep-512", backend=args.backend, precision=args.precision,
+                           max_batch=args.batch)
+    job = ExportJob(audio=args.export, output=args.output, params=params, classes=chosen, seed=seed,
+                    fps=args.fps, start=args.start, duration=args.duration, batch=args.batch,
+                    save_latents=args.save_latents)
+    try:
+        stats = run_export(job, engine, progress=not args.quiet)
+    finally:
+        engine.close()
+    print(f"wrote {args.output}: {stats['frames']} frames, {stats['duration_s']:.1f} s, "
+          f"{stats['ms_per_frame']:.0f} ms/frame ({engine.name})", file=sys.stderr)
+    return 0
