@@ -44,7 +44,7 @@ def _open(path: str):
         raise UserError(f"cannot decode '{path}' as audio ({_reason(e)}): pass a wav, flac, ogg, mp3 or m4a file")
     if not container.streams.audio:
         container.close()
-        raise UserError(f"'{path}' has no audio stream: pass an audio file")
+        raise UserError(f"cannot decode '{path}' as audio (no audio stream): pass a wav, flac, ogg, mp3 or m4a file")
     return container
 
 
