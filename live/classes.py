@@ -1,0 +1,107 @@
+"""ImageNet class labels for BigGAN: names <-> ids, user class specs, random choice.
+
+live/data/imagenet_classes.tsv has one row per class: id, WordNet id, comma-separated lemmas (the first
+lemma is the display name).
+"""
+from __future__ import annotations
+
+import difflib
+from importlib import resources
+
+import numpy as np
+
+from live.errors import UserError
+
+NUM_CLASSES = 1000
+
+
+def _load() -> tuple[list[str], list[list[str]]]:
+    text = resources.files("live").joinpath("data/imagenet_classes.tsv").read_text(encoding="utf-8")
+    labels: list[str] = []
+    synonyms: list[list[str]] = []
+    for i, line in enumerate(text.splitlines()):
+        cid, _wnid, lemmas = line.split("\t")
+        assert int(cid) == i, f"imagenet_classes.tsv: row {i} has id {cid}"
+        names = [s.strip() for s in lemmas.split(",") if s.strip()]
+        labels.append(names[0])
+        synonyms.append(names)
+    assert len(labels) == NUM_CLASSES
+    return labels, synonyms
+
+
+LABELS, SYNONYMS = _load()
+
+
+def _norm(name: str) -> str:
+    """Case, underscores and spacing don't matter: 'Coral_Reef ' == 'coral reef'."""
+    return " ".join(name.replace("_", " ").lower().split())
+
+
+def _build_index() -> dict[str, int]:
+    # A display name wins over another class's secondary lemma ("missile" is 657, not 744's synonym);
+    # between equal names the lower id wins ("crane" -> 134, the bird).
+    index: dict[str, int] = {}
+    for cid, name in enumerate(LABELS):
+        index.setdefault(_norm(name), cid)
+    for cid, names in enumerate(SYNONYMS):
+        for name in names[1:]:
+            index.setdefault(_norm(name), cid)
+    return index
+
+
+_INDEX = _build_index()
+
+
+def class_id(token: str) -> int:
+    """One id or name -> class id; UserError with close matches when unknown."""
+    tok = token.strip()
+    if tok.lstrip("-").isdigit():
+        cid = int(tok)
+        if not 0 <= cid < NUM_CLASSES:
+            raise UserError(f"class id {cid} is out of range 0–{NUM_CLASSES - 1}")
+        return cid
+    key = _norm(tok)
+    if key in _INDEX:
+        return _INDEX[key]
+    close = difflib.get_close_matches(key, _INDEX.keys(), n=5, cutoff=0.6)
+    if not close:  # fall back to substring hits ("shark" -> "great white shark", ...)
+        close = [n for n in _INDEX if key and key in n][:5]
+    if close:
+        raise UserError(f"unknown class '{tok}' — did you mean: {', '.join(close)}?")
+    raise UserError(f"unknown class '{tok}' — give ImageNet class names or ids 0–{NUM_CLASSES - 1}")
+
+
+def resolve_classes(spec: str) -> list[int]:
+    """'jellyfish, 980, Coral reef' -> [107, 980, 973]. Order kept, duplicates dropped."""
+    tokens = [t for t in spec.split(",") if t.strip()]
+    if not tokens:
+        raise UserError("no classes given — list ImageNet class names or ids, e.g. 'jellyfish, volcano'")
+    ids: list[int] = []
+    for tok in tokens:
+        cid = class_id(tok)
+        if cid not in ids:
+            ids.append(cid)
+    return ids
+
+
+def random_classes(n: int, seed: int) -> list[int]:
+    """n distinct class ids, the same for the same (n, seed)."""
+    if not 1 <= n <= NUM_CLASSES:
+        raise UserError(f"number of classes {n} is out of range 1–{NUM_CLASSES}")
+    rng = np.random.default_rng(seed)
+    return [int(i) for i in rng.choice(NUM_CLASSES, size=n, replace=False)]
+
+
+def search(word: str) -> list[tuple[int, str]]:
+    """Classes with a lemma containing `word` (case-insensitive): [(id, display name)], exact hits first."""
+    key = _norm(word)
+    if not key:
+        return []
+    exact, partial = [], []
+    for cid, names in enumerate(SYNONYMS):
+        normed = [_norm(n) for n in names]
+        if key in normed:
+            exact.append((cid, LABELS[cid]))
+        elif any(key in n for n in normed):
+            partial.append((cid, LABELS[cid]))
+    return exact + partial
