@@ -1,0 +1,245 @@
+"""Audio capture: a sounddevice InputStream feeding a lock-free ring buffer.
+
+The PortAudio callback only copies the block (mixed to mono) into a preallocated ring and stamps its capture
+time; one reader (the analysis thread) pulls samples out. Single writer, single reader: the writer publishes
+a block by bumping counters after the data is in place, so the reader never needs a lock. A watchdog thread
+reopens the stream every `reopen_s` seconds after the device vanishes, so a set never stops on an unplug.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from live.errors import UserError
+
+_STAMPS = 256  # block time stamps kept (power of two); far more than the reader ever lags
+
+
+def _sd():
+    """Import sounddevice, turning a missing PortAudio into a one-line user error."""
+    try:
+        import sounddevice
+    except OSError as e:  # sounddevice raises OSError when libportaudio is absent
+        raise UserError(f"audio input needs PortAudio ({e}): install it, e.g. "
+                        "`apt-get install libportaudio2` (Debian/Ubuntu) or `brew install portaudio`") from None
+    return sounddevice
+
+
+def list_devices() -> list[dict]:
+    """Input-capable devices: dicts with index, name, channels, samplerate, default (bool)."""
+    sd = _sd()
+    try:
+        default_in = sd.default.device[0]
+        devices = sd.query_devices()
+    except sd.PortAudioError as e:
+        raise UserError(f"cannot list audio devices: {e}") from None
+    return [dict(index=d["index"], name=d["name"], channels=d["max_input_channels"],
+                 samplerate=d["default_samplerate"], default=d["index"] == default_in)
+            for d in devices if d["max_input_channels"] > 0]
+
+
+def format_devices(devices: list[dict]) -> str:
+    """The `live -l` table; '>' marks the default input."""
+    if not devices:
+        return "no audio input devices found"
+    lines = [f"{'':1} {'idx':>3}  {'name':<40} {'ch':>3} {'rate':>7}"]
+    for d in devices:
+        mark = ">" if d["default"] else " "
+        lines.append(f"{mark} {d['index']:>3}  {d['name'][:40]:<40} {d['channels']:>3} {d['samplerate']:>7.0f}")
+    return "\n".join(lines)
+
+
+def resolve_device(spec: str | int | None) -> dict:
+    """Find the input device for an index, a name substring (sounddevice's matching) or None (default)."""
+    sd = _sd()
+    if isinstance(spec, str) and spec.strip().isdigit():
+        spec = int(spec)
+    try:
+        if not any(d["max_input_channels"] > 0 for d in sd.query_devices()):
+            raise UserError("no audio input device found: plug in a microphone or line-in (`live -l` lists devices)")
+        info = sd.query_devices(spec, "input") if spec is not None else sd.query_devices(kind="input")
+    except (ValueError, sd.PortAudioError) as e:
+        what = f"input device {spec!r}" if spec is not None else "a default input device"
+        raise UserError(f"cannot use {what} ({str(e).splitlines()[0]}): run `live -l` to list devices") from None
+    if info["max_input_channels"] < 1:
+        raise UserError(f"device {info['name']!r} has no input channels: run `live -l` to list input devices")
+    return dict(info)
+
+
+class AudioInput:
+    """Capture from one input device into a mono float32 ring; `read()` drains it from one consumer thread."""
+
+    def __init__(self, device=None, samplerate: int | None = None, blocksize: int = 512,
+                 channels: int | None = None, capacity_s: float = 4.0, reopen_s: float = 1.0,
+                 stall_s: float = 2.0):
+        self.device_spec = device
+        info = resolve_device(device)
+        self.device_name = info["name"]
+        self.samplerate = int(samplerate or info["default_samplerate"])
+        self.channels = int(channels or min(2, info["max_input_channels"]))
+        if not 1 <= self.channels <= info["max_input_channels"]:
+            raise UserError(f"device {self.device_name!r} has {info['max_input_channels']} input channels, "
+                            f"not {self.channels}: pass --channels 1..{info['max_input_channels']}")
+        self.blocksize = int(blocksize)
+        self.reopen_s, self.stall_s = reopen_s, stall_s
+        cap = 1 << int(np.ceil(np.log2(max(capacity_s * self.samplerate, 4 * max(self.blocksize, 1024)))))
+        self._cap = cap
+        self._ring = np.zeros(cap, np.float32)
+        self._st_end = np.zeros(_STAMPS, np.int64)    # sample count after each block
+        self._st_time = np.zeros(_STAMPS, np.float64)  # monotonic capture time of each block's last sample
+        self._written = 0  # total samples written (writer only)
+        self._blocks = 0   # total blocks published (writer only); bumped last
+        self._rpos = 0     # total samples consumed (reader only)
+        self.overflows = 0  # PortAudio input overflows (writer only)
+        self.lagged = 0     # times the reader fell a whole ring behind and skipped (reader only)
+        self.reopens = 0
+        self._last_cb = 0.0
+        self._stream = None
+        self._state = "starting"
+        self._stop = threading.Event()
+        self._watch = None
+
+    # -- PortAudio callback: copy + stamp, nothing else ------------------------------------------------------
+    def _callback(self, indata, frames, time_info, status):
+        now = time.monotonic()
+        if status.input_overflow:
+            self.overflows += 1
+        w = self._written
+        pos = w & (self._cap - 1)
+        n1 = min(frames, self._cap - pos)
+        ring = self._ring
+        if indata.shape[1] == 1:
+            np.copyto(ring[pos:pos + n1], indata[:n1, 0])
+            if n1 < frames:
+                np.copyto(ring[:frames - n1], indata[n1:, 0])
+        else:
+            np.mean(indata[:n1], axis=1, out=ring[pos:pos + n1])
+            if n1 < frames:
+                np.mean(indata[n1:], axis=1, out=ring[:frames - n1])
+        # PortAudio clocks are not time.monotonic: carry over the ADC-to-now distance it reports instead.
+        lag = time_info.currentTime - time_info.inputBufferAdcTime
+        first = now - lag if time_info.inputBufferAdcTime > 0 and 0.0 <= lag < 1.0 else now - frames / self.samplerate
+        k = self._blocks & (_STAMPS - 1)
+        self._st_end[k] = w + frames
+        self._st_time[k] = first + (frames - 1) / self.samplerate
+        self._written = w + frames
+        self._last_cb = now
+        self._blocks += 1  # publish
+
+    # -- reader side -----------------------------------------------------------------------------------------
+    def read(self, max_samples: int) -> tuple[np.ndarray, float | None]:
+        """Up to `max_samples` new samples (oldest first) and the capture time (time.monotonic) of the last one.
+
+        Returns an empty array and None when nothing new has arrived.
+        """
+        b = self._blocks
+        if b == 0:
+            return np.zeros(0, np.float32), None
+        k = (b - 1) & (_STAMPS - 1)
+        end_all, t_end = int(self._st_end[k]), float(self._st_time[k])
+        start = self._rpos
+        if end_all - start > self._cap - 4 * max(self.blocksize, 1024):
+            start = end_all - self._cap // 2  # fell behind: keep the newest half, count it
+            self.lagged += 1
+        end = min(end_all, start + max_samples)
+        if end <= start:
+            return np.zeros(0, np.float32), None
+        p0, p1 = start & (self._cap - 1), end & (self._cap - 1)
+        out = self._ring[p0:p1].copy() if p0 < p1 else np.concatenate([self._ring[p0:], self._ring[:p1]])
+        self._rpos = end
+        return out, t_end - (end_all - end) / self.samplerate
+
+    def available(self) -> int:
+        b = self._blocks
+        return int(self._st_end[(b - 1) & (_STAMPS - 1)]) - self._rpos if b else 0
+
+    @property
+    def xruns(self) -> int:
+        return self.overflows + self.lagged
+
+    @property
+    def status(self) -> str:
+        """'ok', 'starting' (opened, no data yet) or 'no input' (device gone; reopening)."""
+        return self._state
+
+    # -- stream lifecycle ------------------------------------------------------------------------------------
+    def _open(self):
+        sd = _sd()
+        stream = sd.InputStream(samplerate=self.samplerate, blocksize=self.blocksize,
+                                device=resolve_device(self.device_spec)["index"], channels=self.channels,
+                                dtype="float32", latency="low", callback=self._callback)
+        try:
+            stream.start()
+        except Exception:
+            stream.close()
+            raise
+        return stream
+
+    def start(self):
+        """Open the stream (errors here are fatal, as one line) and start the watchdog."""
+        sd = _sd()
+        try:
+            self._stream = self._open()
+        except sd.PortAudioError as e:
+            raise UserError(f"cannot open input {self.device_name!r} at {self.samplerate} Hz, "
+                            f"{self.channels} ch ({str(e).splitlines()[0]}): try -r/--samplerate, "
+                            "--channels or another -d/--device") from None
+        self._opened_at = time.monotonic()
+        self._watch = threading.Thread(target=self._watchdog, name="audio-watchdog", daemon=True)
+        self._watch.start()
+        return self
+
+    def _healthy(self) -> bool:
+        s = self._stream
+        if s is None or not s.active:
+            return False
+        quiet_since = max(self._last_cb, self._opened_at)
+        # Allow a grace after (re)open: some servers (PulseAudio idle sinks) take ~1.5 s to deliver.
+        return time.monotonic() - quiet_since < self.stall_s + (2.0 if self._last_cb < self._opened_at else 0.0)
+
+    def _watchdog(self):
+        next_try = 0.0
+        while not self._stop.wait(0.1):
+            if self._healthy():
+                self._state = "ok" if self._last_cb >= self._opened_at else "starting"
+                continue
+            self._state = "no input"
+            self._close_stream()
+            now = time.monotonic()
+            if now < next_try:
+                continue
+            next_try = now + self.reopen_s
+            try:
+                sd = _sd()
+                sd._terminate()   # rescan: PortAudio only sees a re-plugged device after re-initialising
+                sd._initialize()
+                self._stream = self._open()
+                self._opened_at = time.monotonic()
+                self.reopens += 1
+            except Exception:
+                self._stream = None  # still gone: try again in reopen_s
+
+    def _close_stream(self):
+        s, self._stream = self._stream, None
+        if s is not None:
+            try:
+                s.abort()
+                s.close()
+            except Exception:
+                pass  # a dead device can fail to close; it is dropped either way
+
+    def close(self):
+        """Stop the watchdog and the stream; safe to call twice."""
+        self._stop.set()
+        if self._watch is not None and self._watch is not threading.current_thread():
+            self._watch.join(timeout=3)
+        self._close_stream()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
