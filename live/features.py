@@ -1,0 +1,114 @@
+"""Streaming audio features on a fixed time grid: chroma, spectral flux, power. Causal, any sample rate.
+
+The hop is the seed's frame (512 samples at 22050 Hz ≈ 23.2 ms) and the window its 2048 samples (≈ 93 ms),
+both scaled to the input rate instead of resampling. Frame i analyses the window that ends at sample
+(i+1)·hop, so it can be computed the moment that sample arrives (time_s = (i+1)·hop/sr); history before
+the first sample is silence. Every frame runs the same per-frame code on the same buffer contents, so the
+output does not depend on how the input was split into blocks.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import librosa
+import numpy as np
+import scipy.fft
+
+REF_SR, REF_HOP, REF_WIN = 22050, 512, 2048  # the seed's analysis grid
+N_MELS, FMAX = 128, 8000.0  # the seed's mel spectrogram
+PEAK_TAU_S = 15.0  # running-max decay: a loud part stops dominating after ~15-30 s
+SILENCE_DBFS = -60.0  # window RMS below this (dB re full scale) is silence: chroma 0
+LOG_FLOOR_DB = -70.0  # log-mel floor re a full-scale sine: hiss below it makes no flux
+POWER_FLOOR = 10 ** (-40 / 10)  # power (re full-scale sine) that normalises to 1 at least
+FLUX_FLOOR_DB = 4.0  # mean positive log-mel change (dB) that normalises to 1 at least
+
+
+class Frame(NamedTuple):
+    index: int
+    time_s: float  # end of the analysed window: when this frame became computable
+    chroma: np.ndarray  # float32[12], C..B, max 1 (all 0 in silence)
+    flux: float  # onset strength, 0..1 (normalised by a decaying running max)
+    power: float  # loudness, 0..1 (normalised the same way)
+
+
+class _RunningPeak:
+    """x / max(decaying peak of x, floor): causal 0..1 normalisation that never amplifies silence."""
+
+    def __init__(self, decay: float, floor: float):
+        self.decay, self.floor, self.peak = decay, floor, floor
+
+    def __call__(self, x: float) -> float:
+        self.peak = max(x, self.peak * self.decay, self.floor)
+        return x / self.peak
+
+
+class FeatureExtractor:
+    def __init__(self, sr: int):
+        if sr < 8000:
+            raise ValueError(f"sample rate {sr} Hz is too low for the analysis (need >= 8000 Hz)")
+        self.sr = int(sr)
+        self.hop = round(sr * REF_HOP / REF_SR)
+        self.hop_s = self.hop / sr
+        self.win = round(sr * REF_WIN / REF_SR)
+        self.n_fft = scipy.fft.next_fast_len(self.win, real=True)
+        # Periodic Hann, scaled so a sine of amplitude A has spectral peak A/2 whatever the window length.
+        window = np.hanning(self.win + 1)[:-1]
+        self._window = window / window.sum()
+        fmax = min(FMAX, sr / 2)
+        self._mel = librosa.filters.mel(sr=sr, n_fft=self.n_fft, n_mels=N_MELS, fmax=fmax).astype(np.float64)
+        self._chroma = librosa.filters.chroma(sr=sr, n_fft=self.n_fft, tuning=0.0).astype(np.float64)
+        # References from a full-scale 1 kHz sine, so floors mean the same at every rate.
+        t = np.arange(self.win) / sr
+        ref_mel = self._mel @ self._power_spectrum(np.sin(2 * np.pi * 1000 * t))
+        self._ref_power = float(ref_mel.mean())
+        self._ref_band = float(ref_mel.max())
+        self._log_floor = 10 ** (LOG_FLOOR_DB / 10)
+        self._silence_ms = 10 ** (SILENCE_DBFS / 10)  # mean square
+        decay = float(np.exp(-self.hop_s / PEAK_TAU_S))
+        self._flux_norm = _RunningPeak(decay, FLUX_FLOOR_DB)
+        self._power_norm = _RunningPeak(decay, POWER_FLOOR)
+        self._buf = np.zeros(self.win)  # the newest `win` samples
+        self._fill = 0  # samples of the next hop already in _buf's tail
+        self._prev_log = np.full(N_MELS, LOG_FLOOR_DB)
+        self._index = 0
+
+    def _power_spectrum(self, seg: np.ndarray) -> np.ndarray:
+        spec = np.fft.rfft(seg * self._window, n=self.n_fft)
+        return spec.real ** 2 + spec.imag ** 2
+
+    def push(self, samples: np.ndarray) -> list[Frame]:
+        """Feed mono samples (any length); returns the frames completed by them, oldest first."""
+        x = np.asarray(samples, dtype=np.float64).reshape(-1)
+        frames: list[Frame] = []
+        pos, n, hop = 0, len(x), self.hop
+        while pos < n:
+            take = min(hop - self._fill, n - pos)
+            if self._fill == 0:  # a new hop starts: shift the window left by one hop
+                self._buf[:-hop] = self._buf[hop:]
+            start = self.win - hop + self._fill
+            self._buf[start:start + take] = x[pos:pos + take]
+            self._fill += take
+            pos += take
+            if self._fill == hop:
+                self._fill = 0
+                frames.append(self._frame())
+        return frames
+
+    def _frame(self) -> Frame:
+        seg = self._buf
+        p = self._power_spectrum(seg)
+        mel = self._mel @ p
+        # Flux: positive change of the log-mel spectrum (dB), mean over bands.
+        log_mel = 10 * np.log10(mel / self._ref_band + self._log_floor)
+        flux = float(np.maximum(log_mel - self._prev_log, 0.0).mean())
+        self._prev_log = log_mel
+        power = float(mel.mean() / self._ref_power)
+        if float(np.dot(seg, seg)) / self.win < self._silence_ms:
+            chroma = np.zeros(12, np.float32)
+        else:
+            c = self._chroma @ p
+            chroma = (c / c.max()).astype(np.float32)
+        i = self._index
+        self._index += 1
+        return Frame(i, (i + 1) * self.hop / self.sr, chroma,
+                     self._flux_norm(flux), self._power_norm(power))
