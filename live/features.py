@@ -78,7 +78,13 @@ class FeatureExtractor:
 
     def push(self, samples: np.ndarray) -> list[Frame]:
         """Feed mono samples (any length); returns the frames completed by them, oldest first."""
-        x = np.asarray(samples, dtype=np.float64).reshape(-1)
+        x = np.asarray(samples, dtype=np.float64)
+        if x.ndim > 1:
+            if x.size != max(x.shape):
+                raise ValueError(f"push() takes mono samples, got shape {x.shape}")
+            x = x.reshape(-1)
+        if not np.isfinite(x).all():  # one bad sample must not poison the running peaks
+            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
         frames: list[Frame] = []
         pos, n, hop = 0, len(x), self.hop
         while pos < n:
