@@ -40,7 +40,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         "slows a random half of the noise units by this fraction (re-rolled every ~4.6 s), so the image "
         "does not morph uniformly"),
     "truncation": ParamSpec(
-        "", 0.02, 1.0, 1.0,
+        "scale", 0.02, 1.0, 1.0,
         "BigGAN truncation: lower = cleaner, more typical images, less variety; z stays within ±2×this"),
     "smooth_factor": ParamSpec(
         "s", 0.0, 10.0, round(20 * DT_REF, 2),
