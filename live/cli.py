@@ -32,7 +32,7 @@ def _walker_flags(parser: argparse.ArgumentParser) -> None:
 
     g = parser.add_argument_group("look (override the preset; ranges are checked)")
     for name, spec in PARAM_SPECS.items():
-        kind = int if isinstance(spec.default, int) and not isinstance(spec.default, bool) else float
+        kind = spec.type
         g.add_argument("--" + name.replace("_", "-"), type=kind, default=None, metavar="X",
                        help=f"{spec.help} [{spec.unit}; {spec.min:g}–{spec.max:g}; default {spec.default:g}]")
     g.add_argument("--preset", default="default", metavar="NAME|PATH",
