@@ -1,0 +1,318 @@
+"""Live mode: audio input -> analysis thread (features + walker) -> render thread (engine) -> window.
+
+Threads: the PortAudio callback fills a ring (live.audio_in); the analysis thread drains it hop by hop into
+FeatureExtractor + Walker and publishes the newest state; the render thread renders the newest state into a
+2-slot frame queue (older frames are dropped, latency never queues up); the main thread owns pygame.
+Latency is measured per displayed frame: from the capture time of the newest audio sample that went into
+its walker state to the return of its display flip.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import os
+import queue
+import tempfile
+import threading
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from live.audio_in import AudioInput
+from live.config import WalkerParams
+from live.display import Display
+from live.features import FeatureExtractor
+from live.look import Look
+from live.walker import Walker
+
+STATS_KEYS = ("frames_rendered", "frames_displayed", "duration_s", "fps_rendered", "fps_displayed",
+              "latency_ms_p50", "latency_ms_p95", "xruns", "dropped_frames", "backend", "resolution", "device")
+
+
+@dataclasses.dataclass
+class LiveOptions:
+    params: WalkerParams
+    classes: list
+    seed: int = 0
+    preset: str = "default"
+    classes_given: bool = False  # classes came from --classes/preset (kept when the class count changes)
+    device: object = None  # index, name substring or None (default input)
+    samplerate: int | None = None
+    blocksize: int = 512
+    channels: int | None = None
+    fullscreen: bool = False
+    display: int = 0
+    scale_filter: str = "smooth"
+    duration: float | None = None
+    stats: str | None = None
+    model: str = "biggan-deep-128"
+    backend: str = "auto"
+    precision: str = "auto"
+
+
+class Snapshot(NamedTuple):
+    seq: int
+    z: np.ndarray
+    c: np.ndarray
+    t: float
+    t_capture: float  # time.monotonic of the newest audio sample in this state
+
+
+class Analysis(threading.Thread):
+    """Features + walker at the hop rate; the only thread that touches the Walker."""
+
+    def __init__(self, audio: AudioInput, look: Look, stop: threading.Event):
+        super().__init__(name="analysis", daemon=True)
+        self.audio, self.stop = audio, stop
+        self.fx = FeatureExtractor(audio.samplerate)
+        self.walker = Walker(look.params, look.classes, look.seed, self.fx.hop_s)
+        self.params, self.classes = look.params, list(look.classes)
+        self.commands: queue.SimpleQueue = queue.SimpleQueue()
+        self.new_state = threading.Event()
+        self.latest: Snapshot | None = None
+        self.level = 0.0  # input meter 0..1 (-60..0 dBFS), peak-hold with decay
+        self.frozen = False
+        self.error: BaseException | None = None
+
+    def run(self):
+        try:
+            self._loop()
+        except BaseException as e:  # surfaced by the main thread
+            self.error = e
+            self.stop.set()
+
+    def _command(self, cmd: tuple):
+        kind, value = cmd
+        if kind == "params":
+            self.params = value
+            self.walker.set_params(value)
+        elif kind == "classes":
+            self.classes = list(value)
+            self.walker.set_classes(self.classes)
+        elif kind == "reseed":
+            self.walker = Walker(self.params, self.classes, value, self.fx.hop_s)
+        elif kind == "freeze":
+            self.frozen = value
+
+    def _loop(self):
+        sr, hop, pushed, seq = self.audio.samplerate, self.fx.hop, 0, 0
+        decay = 0.5 ** (hop / sr / 0.3)  # meter falls 6 dB per 0.3 s
+        while not self.stop.is_set():
+            while not self.commands.empty():
+                self._command(self.commands.get_nowait())
+            x, t_last = self.audio.read(hop)  # <= one hop, so every frame gets its own capture time
+            if t_last is None:
+                self.level *= decay
+                time.sleep(0.002)
+                continue
+            pushed += len(x)
+            db = 10 * np.log10(float(np.mean(x * x)) + 1e-12)
+            self.level = max(self.level * decay, min(1.0, max(0.0, (db + 60) / 60)))
+            for fr in self.fx.push(x):
+                if self.frozen:
+                    continue
+                st = self.walker.step(fr)
+                end = round(fr.time_s * sr)  # frame i ends at sample (i+1)*hop
+                seq += 1
+                self.latest = Snapshot(seq, st.z, st.c, st.t, t_last - (pushed - end) / sr)
+                self.new_state.set()
+
+
+class Renderer(threading.Thread):
+    """Renders the newest walker state; keeps at most 2 finished frames (oldest dropped)."""
+
+    def __init__(self, engine, analysis: Analysis, stop: threading.Event):
+        super().__init__(name="render", daemon=True)
+        self.engine, self.analysis, self.stop = engine, analysis, stop
+        self._slots: collections.deque = collections.deque()
+        self._lock = threading.Lock()
+        self.new_frame = threading.Event()
+        self.rendered = self.dropped = 0
+        self.render_times: collections.deque = collections.deque(maxlen=120)
+        self.motion_sum, self.motion_n = 0.0, 0  # mean |frame - previous frame|, 0..255
+        self.error: BaseException | None = None
+
+    def run(self):
+        try:
+            self._loop()
+        except BaseException as e:
+            self.error = e
+            self.stop.set()
+
+    def _loop(self):
+        last_seq, prev = 0, None
+        while not self.stop.is_set():
+            if not self.analysis.new_state.wait(0.05):
+                continue
+            self.analysis.new_state.clear()
+            snap = self.analysis.latest
+            if snap is None or snap.seq == last_seq:
+                continue
+            last_seq = snap.seq
+            img = self.engine.render(snap.z[None], snap.c[None], np.array([snap.t], np.float32))[0]
+            self.rendered += 1
+            self.render_times.append(time.monotonic())
+            if prev is not None:
+                self.motion_sum += float(np.mean(np.abs(img.astype(np.int16) - prev)))
+                self.motion_n += 1
+            prev = img
+            with self._lock:
+                if len(self._slots) >= 2:
+                    self._slots.popleft()
+                    self.dropped += 1
+                self._slots.append((img, snap.t_capture))
+            self.new_frame.set()
+
+    def take(self):
+        """The newest finished frame (img, t_capture) or None; older unshown frames count as dropped."""
+        with self._lock:
+            if not self._slots:
+                return None
+            item = self._slots.pop()
+            self.dropped += len(self._slots)
+            self._slots.clear()
+            return item
+
+
+class LatencyHist:
+    """Percentiles in flat memory: 0.5 ms bins up to 5 s (a 10-minute set would otherwise grow a list)."""
+
+    BIN_MS, N = 0.5, 10000
+
+    def __init__(self):
+        self.counts = np.zeros(self.N, np.int64)
+        self.recent: collections.deque = collections.deque(maxlen=60)
+
+    def add(self, ms: float):
+        self.counts[min(self.N - 1, max(0, int(ms / self.BIN_MS)))] += 1
+        self.recent.append(ms)
+
+    def percentile(self, p: float) -> float | None:
+        total = int(self.counts.sum())
+        if total == 0:
+            return None
+        i = int(np.searchsorted(np.cumsum(self.counts), p / 100 * total))
+        return round((i + 0.5) * self.BIN_MS, 1)
+
+
+def _rate(times) -> float:
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+
+def write_stats(path: str, stats: dict):
+    """JSON, written under a temp name and renamed, so a reader never sees half a file."""
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=d)
+    with os.fdopen(fd, "w") as f:
+        json.dump(stats, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _create_engine(opts: LiveOptions):
+    from engine.backends import create_engine
+    return create_engine(opts.model, backend=opts.backend, precision=opts.precision, max_batch=1)
+
+
+def run_live(opts: LiveOptions, engine=None) -> int:
+    """The live set: returns the exit code (0 on q/Esc/window close/--duration/Ctrl-C).
+
+    Raises UserError / EngineError for expected failures (no device, no PortAudio, model...).
+    `engine` may be passed in (tests); otherwise it is created from opts and closed at the end.
+    """
+    audio = AudioInput(opts.device, opts.samplerate, opts.blocksize, opts.channels)  # bad device: fail fast
+    own_engine = engine is None
+    engine = engine or _create_engine(opts)
+    try:
+        z = np.zeros((1, 128), np.float32)
+        c = np.zeros((1, 1000), np.float32)
+        c[0, opts.classes[0]] = 1
+        for _ in range(2):  # warm up (graph compile, caches) before the clock starts
+            engine.render(z, c, np.array([opts.params.truncation], np.float32))
+        return _run(opts, audio, engine)
+    finally:
+        if own_engine:
+            engine.close()
+
+
+def _run(opts: LiveOptions, audio: AudioInput, engine) -> int:
+    look = Look(opts.params, opts.classes, opts.seed, opts.preset, opts.classes_given)
+    res = int(engine.resolution)
+    title = f"live — {audio.device_name}"
+    display = Display(title, (res, res), opts.fullscreen, opts.display, opts.scale_filter)
+    stop = threading.Event()
+    analysis = Analysis(audio, look, stop)
+    renderer = Renderer(engine, analysis, stop)
+    hist, flips = LatencyHist(), collections.deque(maxlen=120)
+    displayed, t0 = 0, time.monotonic()
+    try:
+        audio.start()
+        analysis.start()
+        renderer.start()
+        t0 = last_draw = time.monotonic()
+        shown_status = None
+        while not stop.is_set():
+            for action in display.poll():
+                if action[0] == "quit":
+                    stop.set()
+                cmds, toast = look.apply(action)
+                for cmd in cmds:
+                    analysis.commands.put(cmd)
+                if toast:
+                    display.toast(toast)
+            if opts.duration is not None and time.monotonic() - t0 >= opts.duration:
+                break
+            if audio.status != shown_status:
+                shown_status = audio.status
+                display.set_title(title + (" (no input)" if shown_status == "no input" else ""))
+            renderer.new_frame.wait(0.01)
+            renderer.new_frame.clear()
+            item = renderer.take()
+            now = time.monotonic()
+            if item is None and now - last_draw < 0.1:
+                continue  # nothing new: redraw only to keep HUD/toasts fresh
+            hud = _hud(look, audio, analysis, renderer, flips, hist, engine, display) if display.show_hud else None
+            t_flip = display.show(item[0] if item else None, hud, analysis.level, look.presets_help())
+            last_draw = t_flip
+            if item is not None:
+                displayed += 1
+                flips.append(t_flip)
+                hist.add((t_flip - item[1]) * 1000)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C in the terminal ends the set like q
+    finally:
+        duration = time.monotonic() - t0
+        stop.set()
+        for th in (analysis, renderer):
+            if th.is_alive():
+                th.join(timeout=10)
+        audio.close()
+        display.close()
+    for th in (analysis, renderer):
+        if th.error is not None:
+            raise th.error
+    stats = dict(frames_rendered=renderer.rendered, frames_displayed=displayed, duration_s=round(duration, 3),
+                 fps_rendered=round(renderer.rendered / duration, 2) if duration > 0 else 0.0,
+                 fps_displayed=round(displayed / duration, 2) if duration > 0 else 0.0,
+                 latency_ms_p50=hist.percentile(50), latency_ms_p95=hist.percentile(95),
+                 xruns=audio.xruns, dropped_frames=renderer.dropped, backend=engine.name, resolution=res,
+                 device=audio.device_name, samplerate=audio.samplerate, input_reopens=audio.reopens,
+                 motion=round(renderer.motion_sum / max(1, renderer.motion_n), 3))
+    if opts.stats:
+        write_stats(opts.stats, stats)
+    return 0
+
+
+def _hud(look, audio, analysis, renderer, flips, hist, engine, display) -> list[str]:
+    lat = sorted(hist.recent)
+    lat_s = f"{lat[len(lat) // 2]:.0f} ms" if lat else "-"
+    state = {"ok": "", "starting": "  (waiting for audio)", "no input": "  NO INPUT - reconnecting"}
+    names = ", ".join(look.class_names())
+    sel = display.selected
+    return [f"render {_rate(renderer.render_times):.1f} fps   display {_rate(flips):.1f} fps   latency {lat_s}",
+            f"{engine.name}  {engine.resolution}px   preset {look.preset}" + ("   FROZEN" if look.frozen else ""),
+            f"in: {audio.device_name[:32]}{state.get(audio.status, '')}   xruns {audio.xruns}",
+            f"classes: {names[:70]}" + ("..." if len(names) > 70 else ""),
+            f"[{sel.replace('_', ' ')}] {getattr(look.params, sel):g}   (? for keys)"]
