@@ -43,7 +43,9 @@ def _walker_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="live", description=DESCRIPTION, epilog=EXAMPLES,
+    from live.display import KEY_HELP
+
+    p = argparse.ArgumentParser(prog="live", description=DESCRIPTION, epilog=EXAMPLES + "\n\n" + KEY_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"live {__version__}")
     g = p.add_argument_group("engine")
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch", type=int, default=4, help="frames per engine call in export (default 4)")
     g.add_argument("--save-latents", metavar="FILE.npz", help="also save per-frame z [N,128], c [N,1000], t [N]")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    _live_flags(p)
     return p
 
 
@@ -78,7 +81,9 @@ def main(argv=None) -> int:
             return _list_backends()
         if args.export is not None:
             return _export(args)
-        raise UserError("live mode is not available yet: use --export AUDIO -o OUT.mp4")
+        if args.list_devices:
+            return _list_devices()
+        return _live(args)
     except (UserError, EngineError) as e:
         print(f"live: {e}", file=sys.stderr)
         return 2
@@ -137,3 +142,51 @@ def _export(args) -> int:
     print(f"wrote {args.output}: {stats['frames']} frames, {stats['duration_s']:.1f} s, "
           f"{stats['ms_per_frame']:.0f} ms/frame ({engine.name})", file=sys.stderr)
     return 0
+
+
+# ---- live mode (window fed by an audio input) -------------------------------------------------------
+
+
+def _live_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("live (window fed by an audio input; keys: see below)")
+    g.add_argument("-l", "--list-devices", action="store_true",
+                   help="list audio input devices (index, name, channels, default rate) and exit")
+    g.add_argument("-d", "--device", metavar="N|NAME",
+                   help="input device: index or part of its name, as `live -l` shows (default: system default)")
+    g.add_argument("-r", "--samplerate", type=int, metavar="HZ", help="input sample rate (default: the device's)")
+    g.add_argument("-b", "--blocksize", type=int, default=512, metavar="N",
+                   help="audio block in samples (default 512: ~12 ms; smaller = less latency, more CPU)")
+    g.add_argument("--channels", type=int, metavar="N", help="input channels, mixed to mono (default: up to 2)")
+    g.add_argument("--fullscreen", action="store_true", help="start fullscreen (f toggles)")
+    g.add_argument("--display", type=int, default=0, metavar="N", help="monitor to open the window on (default 0)")
+    g.add_argument("--scale-filter", choices=["smooth", "nearest"], default="smooth",
+                   help="upscaling of the frame to the window (default smooth)")
+    g.add_argument("--stats", metavar="FILE.json", help="write measured fps, latency, xruns... at exit")
+
+
+def _list_devices() -> int:
+    from live.audio_in import format_devices, list_devices
+
+    print(format_devices(list_devices()))
+    return 0
+
+
+def _live(args) -> int:
+    if args.duration is not None and args.duration <= 0:
+        raise UserError(f"--duration {args.duration:g} must be positive")
+    if args.samplerate is not None and not 8000 <= args.samplerate <= 384000:
+        raise UserError(f"--samplerate {args.samplerate} is out of range 8000–384000")
+    if not 0 <= args.blocksize <= 16384:
+        raise UserError(f"--blocksize {args.blocksize} is out of range 0–16384 (0 = let PortAudio choose)")
+    if args.channels is not None and args.channels < 1:
+        raise UserError(f"--channels {args.channels} must be 1 or more")
+    from live.runtime import LiveOptions, run_live
+
+    params, chosen, seed = look_from_args(args)
+    opts = LiveOptions(params=params, classes=chosen, seed=seed, preset=args.preset,
+                       classes_given=bool(args.classes), device=args.device, samplerate=args.samplerate,
+                       blocksize=args.blocksize, channels=args.channels, fullscreen=args.fullscreen,
+                       display=args.display, scale_filter=args.scale_filter, duration=args.duration,
+                       stats=args.stats, model=args.model or "biggan-deep-128", backend=args.backend,
+                       precision=args.precision)
+    return run_live(opts)
