@@ -69,6 +69,69 @@ def resolve_device(spec: str | int | None) -> dict:
     return dict(info)
 
 
+class Ring:
+    """Mono float32 ring with per-block capture stamps. One writer (the callback), one reader.
+
+    The writer puts the samples and the stamp in place first and bumps `blocks` last, so a reader that
+    sees block b also sees its samples; no lock is shared with the audio thread.
+    """
+
+    def __init__(self, capacity: int, samplerate: int, margin: int = 4096):
+        self.cap = 1 << int(np.ceil(np.log2(max(capacity, 4 * margin))))
+        self.sr, self.margin = samplerate, margin
+        self.buf = np.zeros(self.cap, np.float32)
+        self.st_end = np.zeros(_STAMPS, np.int64)    # sample count after each block
+        self.st_time = np.zeros(_STAMPS, np.float64)  # time.monotonic of each block's last sample
+        self.written = 0  # samples written (writer only)
+        self.blocks = 0   # blocks published (writer only); bumped last
+        self.rpos = 0     # samples consumed (reader only)
+        self.lagged = 0   # times the reader fell a ring behind and skipped ahead (reader only)
+
+    def write(self, indata: np.ndarray, t_last: float):
+        """Copy a [frames, channels] block in, mixed to mono; no allocation beyond numpy views."""
+        frames = len(indata)
+        w, buf = self.written, self.buf
+        pos = w & (self.cap - 1)
+        n1 = min(frames, self.cap - pos)
+        if indata.shape[1] == 1:
+            np.copyto(buf[pos:pos + n1], indata[:n1, 0])
+            if n1 < frames:
+                np.copyto(buf[:frames - n1], indata[n1:, 0])
+        else:
+            np.mean(indata[:n1], axis=1, out=buf[pos:pos + n1])
+            if n1 < frames:
+                np.mean(indata[n1:], axis=1, out=buf[:frames - n1])
+        k = self.blocks & (_STAMPS - 1)
+        self.st_end[k] = w + frames
+        self.st_time[k] = t_last
+        self.written = w + frames
+        self.blocks += 1  # publish
+
+    def read(self, max_samples: int) -> tuple[np.ndarray, float | None]:
+        """Up to `max_samples` new samples (oldest first) and the capture time of the last one, or
+        (empty, None) when nothing new has arrived."""
+        b = self.blocks
+        if b == 0:
+            return np.zeros(0, np.float32), None
+        k = (b - 1) & (_STAMPS - 1)
+        end_all, t_end = int(self.st_end[k]), float(self.st_time[k])
+        start = self.rpos
+        if end_all - start > self.cap - self.margin:
+            start = end_all - self.cap // 2  # fell behind: keep the newest half, count it
+            self.lagged += 1
+        end = min(end_all, start + max_samples)
+        if end <= start:
+            return np.zeros(0, np.float32), None
+        p0, p1 = start & (self.cap - 1), end & (self.cap - 1)
+        out = self.buf[p0:p1].copy() if p0 < p1 else np.concatenate([self.buf[p0:], self.buf[:p1]])
+        self.rpos = end
+        return out, t_end - (end_all - end) / self.sr
+
+    def available(self) -> int:
+        b = self.blocks
+        return int(self.st_end[(b - 1) & (_STAMPS - 1)]) - self.rpos if b else 0
+
+
 class AudioInput:
     """Capture from one input device into a mono float32 ring; `read()` drains it from one consumer thread."""
 
@@ -85,16 +148,8 @@ class AudioInput:
                             f"not {self.channels}: pass --channels 1..{info['max_input_channels']}")
         self.blocksize = int(blocksize)
         self.reopen_s, self.stall_s = reopen_s, stall_s
-        cap = 1 << int(np.ceil(np.log2(max(capacity_s * self.samplerate, 4 * max(self.blocksize, 1024)))))
-        self._cap = cap
-        self._ring = np.zeros(cap, np.float32)
-        self._st_end = np.zeros(_STAMPS, np.int64)    # sample count after each block
-        self._st_time = np.zeros(_STAMPS, np.float64)  # monotonic capture time of each block's last sample
-        self._written = 0  # total samples written (writer only)
-        self._blocks = 0   # total blocks published (writer only); bumped last
-        self._rpos = 0     # total samples consumed (reader only)
+        self.ring = Ring(int(capacity_s * self.samplerate), self.samplerate, 4 * max(self.blocksize, 1024))
         self.overflows = 0  # PortAudio input overflows (writer only)
-        self.lagged = 0     # times the reader fell a whole ring behind and skipped (reader only)
         self.reopens = 0
         self._last_cb = 0.0
         self._stream = None
@@ -107,58 +162,22 @@ class AudioInput:
         now = time.monotonic()
         if status.input_overflow:
             self.overflows += 1
-        w = self._written
-        pos = w & (self._cap - 1)
-        n1 = min(frames, self._cap - pos)
-        ring = self._ring
-        if indata.shape[1] == 1:
-            np.copyto(ring[pos:pos + n1], indata[:n1, 0])
-            if n1 < frames:
-                np.copyto(ring[:frames - n1], indata[n1:, 0])
-        else:
-            np.mean(indata[:n1], axis=1, out=ring[pos:pos + n1])
-            if n1 < frames:
-                np.mean(indata[n1:], axis=1, out=ring[:frames - n1])
         # PortAudio clocks are not time.monotonic: carry over the ADC-to-now distance it reports instead.
         lag = time_info.currentTime - time_info.inputBufferAdcTime
-        first = now - lag if time_info.inputBufferAdcTime > 0 and 0.0 <= lag < 1.0 else now - frames / self.samplerate
-        k = self._blocks & (_STAMPS - 1)
-        self._st_end[k] = w + frames
-        self._st_time[k] = first + (frames - 1) / self.samplerate
-        self._written = w + frames
+        if not (time_info.inputBufferAdcTime > 0 and 0.0 <= lag < 1.0):  # host API gives no ADC time
+            lag = frames / self.samplerate
+        first = now - lag
+        self.ring.write(indata, first + (frames - 1) / self.samplerate)
         self._last_cb = now
-        self._blocks += 1  # publish
 
     # -- reader side -----------------------------------------------------------------------------------------
     def read(self, max_samples: int) -> tuple[np.ndarray, float | None]:
-        """Up to `max_samples` new samples (oldest first) and the capture time (time.monotonic) of the last one.
-
-        Returns an empty array and None when nothing new has arrived.
-        """
-        b = self._blocks
-        if b == 0:
-            return np.zeros(0, np.float32), None
-        k = (b - 1) & (_STAMPS - 1)
-        end_all, t_end = int(self._st_end[k]), float(self._st_time[k])
-        start = self._rpos
-        if end_all - start > self._cap - 4 * max(self.blocksize, 1024):
-            start = end_all - self._cap // 2  # fell behind: keep the newest half, count it
-            self.lagged += 1
-        end = min(end_all, start + max_samples)
-        if end <= start:
-            return np.zeros(0, np.float32), None
-        p0, p1 = start & (self._cap - 1), end & (self._cap - 1)
-        out = self._ring[p0:p1].copy() if p0 < p1 else np.concatenate([self._ring[p0:], self._ring[:p1]])
-        self._rpos = end
-        return out, t_end - (end_all - end) / self.samplerate
-
-    def available(self) -> int:
-        b = self._blocks
-        return int(self._st_end[(b - 1) & (_STAMPS - 1)]) - self._rpos if b else 0
+        """Up to `max_samples` new samples and the capture time (time.monotonic) of the last one."""
+        return self.ring.read(max_samples)
 
     @property
     def xruns(self) -> int:
-        return self.overflows + self.lagged
+        return self.overflows + self.ring.lagged
 
     @property
     def status(self) -> str:

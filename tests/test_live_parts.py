@@ -1,0 +1,138 @@
+"""Live-mode parts without a sound server: ring buffer, key actions in a real (dummy-driver) SDL window,
+look changes, stats file, missing PortAudio."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from live.audio_in import Ring
+from live.config import PARAM_SPECS, make_params
+from live.display import KEY_HELP, PARAM_KEYS
+from live.look import Look, preset_order
+from live.runtime import STATS_KEYS, LatencyHist, write_stats
+
+
+def test_ring_mixes_to_mono_wraps_and_stamps():
+    ring = Ring(capacity=1024, samplerate=1000, margin=16)
+    assert ring.cap == 1024
+    left = np.arange(300, dtype=np.float32)
+    block = np.stack([left, -left + 2], axis=1)  # mean of the two channels is 1.0 everywhere
+    got = []
+    for i in range(10):  # 3000 samples through a 1024 ring: wraps several times
+        ring.write(block, t_last=100.0 + i)
+        x, t = ring.read(10_000)
+        got.append(x)
+        assert t == pytest.approx(100.0 + i)  # the last sample read is the block's last sample
+    x = np.concatenate(got)
+    assert len(x) == 3000 and np.all(x == 1.0)
+
+
+def test_ring_partial_reads_carry_per_sample_times():
+    ring = Ring(capacity=1024, samplerate=1000, margin=16)
+    ring.write(np.ones((100, 1), np.float32), t_last=5.0)
+    x, t = ring.read(40)
+    assert len(x) == 40 and t == pytest.approx(5.0 - 60 / 1000)
+    x, t = ring.read(1000)
+    assert len(x) == 60 and t == pytest.approx(5.0)
+    assert ring.read(10)[1] is None
+
+
+def test_ring_reader_falling_behind_is_counted_and_skips_to_newest():
+    ring = Ring(capacity=1024, samplerate=1000, margin=16)
+    for i in range(20):
+        ring.write(np.full((100, 1), i, np.float32), t_last=float(i))
+    x, t = ring.read(10_000)
+    assert ring.lagged == 1
+    assert x[-1] == 19 and t == 19.0 and len(x) == 512
+
+
+def test_every_param_has_a_key_and_the_help_names_it():
+    assert sorted(PARAM_KEYS.values()) == sorted(PARAM_SPECS)
+    for letter in PARAM_KEYS:
+        assert letter in KEY_HELP
+    for key in ("q, Esc", "space", "1 - 9", "Up/Down"):
+        assert key in KEY_HELP
+
+
+def test_look_changes_stay_in_range_and_make_walker_commands():
+    look = Look(make_params(), classes=list(range(12)), seed=1)
+    for _ in range(100):
+        cmds, toast = look.adjust("truncation", +5)
+    assert look.params.truncation == PARAM_SPECS["truncation"].max and "truncation" in toast
+    cmds, _ = look.adjust("num_classes", -100)
+    assert look.params.num_classes == 1 and len(look.classes) == 1  # random classes follow the count
+    assert [c[0] for c in cmds] == ["classes", "params"]
+    cmds, _ = look.apply(("reseed",))
+    assert cmds[0][0] == "reseed"
+    cmds, _ = look.apply(("freeze",))
+    assert cmds == [("freeze", True)] and look.frozen
+    cmds, toast = look.apply(("preset", 1))
+    assert look.preset == preset_order()[0] == "default" and cmds[-1][0] == "params"
+    if len(preset_order()) < 9:
+        assert look.apply(("preset", 9))[0] == []  # a missing preset is a toast, not a crash
+
+
+def test_stats_file_is_atomic_json_with_every_key(tmp_path):
+    hist = LatencyHist()
+    for ms in range(1, 101):
+        hist.add(float(ms))
+    assert 49 <= hist.percentile(50) <= 51 and 94 <= hist.percentile(95) <= 96
+    stats = {k: 1 for k in STATS_KEYS}
+    path = tmp_path / "s.json"
+    write_stats(str(path), stats)
+    assert json.loads(path.read_text()) == stats
+    assert os.listdir(tmp_path) == ["s.json"]
+
+
+KEYS_SCRIPT = r"""
+import pygame
+from live.display import Display
+d = Display("live — test", (128, 128), scale_filter="nearest")
+assert "live" in pygame.display.get_caption()[0]
+def key(k, uni="", mod=0):
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=k, unicode=uni, mod=mod, scancode=0))
+key(pygame.K_u, "u"); key(pygame.K_UP); key(pygame.K_DOWN, mod=pygame.KMOD_SHIFT); key(pygame.K_RIGHT)
+key(pygame.K_SPACE, " "); key(pygame.K_r, "r"); key(pygame.K_c, "c"); key(pygame.K_3, "3")
+key(pygame.K_h, "h"); key(pygame.K_SLASH, "?"); key(pygame.K_f, "f"); key(pygame.K_q, "q")
+acts = d.poll()
+print(acts)
+assert acts == [("select", "truncation"), ("adjust", "truncation", 1), ("adjust", "truncation", -5),
+                ("select", "smooth_factor"), ("freeze",), ("reseed",), ("classes",), ("preset", 3),
+                ("quit",)], acts
+assert d.show_hud and d.show_help
+import numpy as np
+frame = np.zeros((128, 128, 3), np.uint8); frame[:, :64] = 255
+d.show(frame, ["hud line"], level=0.5)
+px = pygame.display.get_surface().get_at((10, 500))
+assert tuple(px)[:3] == (255, 255, 255), px  # the frame is scaled to the 512 px canvas
+d.close()
+print("ok")
+"""
+
+
+def test_window_keys_map_to_actions():
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
+    r = subprocess.run([sys.executable, "-c", KEYS_SCRIPT], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stdout + r.stderr
+
+
+NO_PORTAUDIO = r"""
+import sys
+class Fail:
+    def find_spec(self, name, path=None, target=None):
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+sys.meta_path.insert(0, Fail())
+from live.cli import main
+sys.exit(main(["-l"]))
+"""
+
+
+def test_missing_portaudio_is_one_line_naming_the_package():
+    r = subprocess.run([sys.executable, "-c", NO_PORTAUDIO], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("live: ") and "libportaudio2" in lines[0], r.stderr
