@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from live import classes
 from live.errors import UserError
 from live.lyrics_model import class_texts, label_embeddings, load_text_model
 from live.lyrics_text import Lyrics, read_lyrics
@@ -104,17 +105,12 @@ def top_choices(song: SongScores, n: int | None = None) -> list[Choice]:
 
 
 def class_names() -> list[str]:
-    return [texts[0] for texts in class_texts()]
+    return list(classes.LABELS)
 
 
 def search_classes(word: str) -> list[tuple[int, str]]:
-    """Classes whose name or a synonym contains `word` (live.classes.search once it exists)."""
-    try:
-        from live.classes import search
-    except ImportError:
-        w = word.strip().lower()
-        return [(i, t[0]) for i, t in enumerate(class_texts()) if any(w in x.lower() for x in t)]
-    return list(search(word))
+    """Classes whose name or a synonym contains `word`, exact matches first (live.classes.search)."""
+    return classes.search(word)
 
 
 def list_classes(lyrics: str | os.PathLike | None = None, search: str | None = None,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.cache import cache_dir
+from live.classes import LABELS, SYNONYMS
 from live.errors import UserError
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
@@ -108,35 +110,26 @@ def _quiet_transformers() -> None:
 
 def class_texts() -> list[list[str]]:
     """Per class: display name first, then the other lemmas (deduplicated, case-insensitive)."""
-    try:
-        from live.classes import LABELS, SYNONYMS
-    except ImportError:  # classes.py not there yet: read the TSV it is built from
-        LABELS, SYNONYMS = _read_tsv()
     out = []
     for name, syns in zip(LABELS, SYNONYMS):
         seen, texts = set(), []
-        for t in [name, *syns]:
-            if t.strip() and t.strip().lower() not in seen:
-                seen.add(t.strip().lower())
-                texts.append(t.strip())
+        for t in (x.strip() for x in [name, *syns]):
+            if t and t.lower() not in seen:
+                seen.add(t.lower())
+                texts.append(t)
         out.append(texts)
     return out
 
 
-def _read_tsv() -> tuple[list[str], list[list[str]]]:
-    path = Path(__file__).with_name("data") / "imagenet_classes.tsv"
-    rows = [r.split("\t") for r in path.read_text(encoding="utf-8").splitlines() if r.strip()]
-    lemmas = [[x.strip() for x in r[2].split(",") if x.strip()] for r in rows]
-    return [lem[0] for lem in lemmas], lemmas
-
-
 def embed_classes(model: TextModel, texts: list[list[str]]) -> np.ndarray:
-    """One unit vector per class: the mean of (display name) and (name + lemmas joined with commas).
+    """One unit vector per class: normalised sum of the display-name vector and the vector of
+    "name, lemma, lemma..." joined with commas.
 
-    Why this scheme: on a hand-labelled set of 30 lyric lines it tied for the best hit@5 (28/30) while
-    keeping MRR near the name-only vectors; the name alone confuses homonyms ('crane', 'loafer', 'hip')
-    and max-over-lemmas lets one odd synonym ('drop' for cliff) win; the joined string adds context
-    without letting Latin binomials dominate, and the name term keeps the display meaning central.
+    Why: measured with all-MiniLM-L6-v2 on 30 hand-labelled lyric lines (MRR of the first right class)
+    and 6 test songs (on-topic classes among the 12 chosen, weighted scoring): this scheme 0.870 / 66 of 72,
+    name only 0.873 / 66, joined string only 0.848 / 64, mean of lemma vectors 0.855 / 63, max over
+    lemmas 0.856 on lines (max lets one odd synonym win: 'hip' for a red rose). It ties the best while
+    the lemmas add context that a bare name lacks ('grille, radiator grille'; 'hip, rose hip').
     """
     names = model.encode([t[0] for t in texts])
     joined = model.encode([", ".join(t) for t in texts])
@@ -156,27 +149,13 @@ def label_embeddings(model: TextModel) -> np.ndarray:
     if key in _label_memo:
         return _label_memo[key]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model.name).strip("_")[-60:] or "model"
-    path = _cache_root() / f"{slug}-{key}.npy"
+    path = cache_dir("lyrics") / f"{slug}-{key}.npy"
     emb = _load_npy(path, (len(texts), model.dim))
     if emb is None:
         emb = embed_classes(model, texts)
         _save_npy(path, emb)
     _label_memo[key] = emb
     return emb
-
-
-def _cache_root() -> Path:
-    try:
-        from engine.cache import cache_dir
-        return Path(cache_dir("lyrics"))
-    except ImportError:  # engine helper not there yet: same rule, inline
-        root = os.environ.get("LIVE_CACHE_DIR")
-        if not root:
-            import platformdirs
-            root = platformdirs.user_cache_dir("live-biggan")
-        path = Path(root) / "lyrics"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
 
 
 def _load_npy(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
