@@ -1,0 +1,153 @@
+"""Export our Generator to ONNX, cached per weights + resolution + variant + exporter.
+
+Inputs z [B,128] f32, c [B,1000] f32, t [B] f32 with a dynamic batch axis. Truncation is an input: the graph
+interpolates the BN statistics in-graph (engine/graph.py), so a live truncation knob needs no rebuild.
+Variants:
+- "uint8":  output `image` uint8 [B,H,W,3] (OpenVINO, onnxruntime).
+- "pixels": output `pixels` f32 [B,H,W,3], already clamped and rounded to 0..255. TensorRT's ONNX parser has
+  patchy UINT8 support, and an integer-valued float survives an fp16 engine exactly (fp16 holds 0..2048), so
+  TensorRT builds from this one and casts to uint8 on the GPU itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .atomic import atomic_output
+from .cache import cache_dir
+from .errors import EngineError
+
+EXPORT_VERSION = "1"  # bump whenever the exported graph would differ for the same weights
+VARIANTS = ("uint8", "pixels")
+INPUT_NAMES = ("z", "c", "t")
+OUTPUT_NAME = {"uint8": "image", "pixels": "pixels"}
+_HASH_CHUNK = 1 << 22
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _memo_sha256(path: Path) -> str:
+    """sha256 of a file, remembered per (path, size, mtime) so a cached start does not re-read 200+ MB."""
+    path = Path(path).resolve()
+    st = path.stat()
+    memo = cache_dir("hashes") / (hashlib.sha1(str(path).encode()).hexdigest() + ".json")
+    stamp = {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    try:
+        data = json.loads(memo.read_text())
+        if {k: data.get(k) for k in stamp} == stamp and isinstance(data.get("sha256"), str):
+            return data["sha256"]
+    except (OSError, ValueError):
+        pass  # no memo yet, or a damaged one: recompute
+    digest = _file_sha256(path)
+    with atomic_output(memo) as tmp:
+        tmp.write_text(json.dumps({**stamp, "sha256": digest}))
+    return digest
+
+
+def model_fingerprint(source) -> str:
+    """Short hash of what defines the weights: a model directory's two files, or a Generator's tensors."""
+    h = hashlib.sha256()
+    if isinstance(source, nn.Module):
+        for name, p in sorted(source.state_dict().items()):
+            t = p.detach().float().contiguous().cpu()
+            h.update(name.encode())
+            h.update(str(tuple(t.shape)).encode())
+            h.update(t.numpy().tobytes())
+    else:
+        from .weights import CONFIG_NAME, WEIGHTS_NAME
+
+        d = Path(source)
+        for fname in (CONFIG_NAME, WEIGHTS_NAME):
+            if not (d / fname).is_file():
+                raise EngineError(f"model directory {d} has no {fname}; it needs {CONFIG_NAME} and {WEIGHTS_NAME}")
+            h.update(fname.encode() + _memo_sha256(d / fname).encode())
+    return h.hexdigest()[:20]
+
+
+def model_resolution(source) -> int:
+    """Output resolution without loading weights: 4 px doubled at each upsampling block."""
+    if isinstance(source, nn.Module):
+        return int(source.resolution)
+    from .weights import CONFIG_NAME, full_config
+
+    try:
+        config = full_config(json.loads((Path(source) / CONFIG_NAME).read_text(encoding="utf-8")))
+        return 4 * 2 ** sum(1 for layer in config["layers"] if layer[0])
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise EngineError(f"cannot read {Path(source) / CONFIG_NAME} ({exc}); restore or re-download it") from None
+
+
+def exporter_tag() -> str:
+    return f"e{EXPORT_VERSION}-torch{torch.__version__.split('+')[0]}"
+
+
+def onnx_cache_path(fingerprint: str, resolution: int, variant: str) -> Path:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown ONNX variant {variant!r}; use one of {VARIANTS}")
+    return cache_dir("onnx") / f"biggan-{resolution}-{fingerprint}-{variant}-{exporter_tag()}.onnx"
+
+
+class _Pixels(nn.Module):
+    """Generator head for TensorRT: float NHWC pixels 0..255, rounded (uint8 cast happens on the GPU)."""
+
+    def __init__(self, gen: nn.Module):
+        super().__init__()
+        self.gen = gen
+
+    def forward(self, z, c, t):
+        img = torch.clamp((self.gen.forward_float(z, c, t) + 1.0) * 127.5, 0.0, 255.0)
+        return torch.round(img).permute(0, 2, 3, 1)
+
+
+def _generator(source) -> nn.Module:
+    if isinstance(source, nn.Module):
+        if getattr(source, "body_dtype", torch.float32) != torch.float32:
+            raise EngineError("ONNX export needs the fp32 generator; build a fresh one from the model directory")
+        return source.eval()
+    from .graph import build_generator
+
+    return build_generator(source)
+
+
+def _export(gen: nn.Module, variant: str, dest: Path) -> None:
+    module = gen if variant == "uint8" else _Pixels(gen)
+    z_dim = getattr(gen, "z_dim", 128)
+    n_cls = getattr(gen, "num_classes", 1000)
+    example = (torch.zeros(2, z_dim), torch.zeros(2, n_cls), torch.full((2,), 0.5))  # B=2: B=1 would specialise
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    dyn = {name: {0: batch} for name in INPUT_NAMES}
+    sink = io.StringIO()  # the exporter prints progress lines to stdout
+    with atomic_output(dest) as tmp, torch.no_grad(), contextlib.redirect_stdout(sink), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(module, example, str(tmp), dynamo=True, input_names=list(INPUT_NAMES),
+                              output_names=[OUTPUT_NAME[variant]], dynamic_shapes=dyn, external_data=False)
+        except Exception as exc:
+            raise EngineError(f"ONNX export failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+                              f"use --backend torch") from None
+
+
+def export_onnx(source, variant: str = "uint8", force: bool = False) -> Path:
+    """Path of the cached .onnx for source (model dir or fp32 Generator), exporting it once.
+
+    force=True re-exports (a cached file that failed to load is replaced rather than trusted).
+    """
+    path = onnx_cache_path(model_fingerprint(source), model_resolution(source), variant)
+    if force or not path.is_file() or path.stat().st_size == 0:
+        _export(_generator(source), variant, path)
+    return path
+
