@@ -1,0 +1,158 @@
+"""Live mode end to end with real parts: `python -m live` capturing a paced virtual microphone (PulseAudio
+null sink, see tests/vmic.py) through sounddevice/PortAudio, rendering a tiny random BigGAN and showing it
+in an SDL window (dummy video driver)."""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from live.runtime import STATS_KEYS
+from tests import vmic
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(vmic.missing() is not None, reason=str(vmic.missing()))
+
+
+@pytest.fixture(scope="module")
+def mic(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vmic")
+    with vmic.VirtualMic(root) as vm:
+        vm.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        yield vm
+
+
+@pytest.fixture(scope="module")
+def model_dir(request, tmp_path_factory):
+    try:
+        return str(request.getfixturevalue("tiny_model_dir"))
+    except pytest.FixtureLookupError:
+        from engine.testmodel import make_random_model
+        return str(make_random_model(tmp_path_factory.mktemp("model"), channel_width=8))
+
+
+@pytest.fixture(scope="module")
+def music(tmp_path_factory):
+    # Long enough to outlast the app's start-up (model load, warm-up) plus the run itself.
+    return vmic.write_music(tmp_path_factory.mktemp("audio") / "music.wav", 90)
+
+
+def run_live(mic, *args, timeout=180):
+    return subprocess.run([sys.executable, "-m", "live", *args], env=mic.env, cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_list_devices_shows_the_virtual_mic(mic):
+    r = run_live(mic, "-l")
+    assert r.returncode == 0, r.stderr
+    assert "pulse" in r.stdout and "idx" in r.stdout
+
+
+def test_missing_device_is_one_line_and_nonzero(mic, model_dir):
+    r = run_live(mic, "-d", "no such microphone", "--model", model_dir, timeout=60)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("live: ") and "no such microphone" in lines[0], r.stderr
+
+
+def test_music_moves_the_image_more_than_silence(mic, model_dir, music, tmp_path):
+    stats = {}
+    for name in ("music", "silence"):
+        player = mic.play(music) if name == "music" else None  # silence: the idle sink's monitor
+        try:
+            out = tmp_path / f"{name}.json"
+            # -d by name substring, as sounddevice matches it
+            r = run_live(mic, "-d", "puls", "--model", model_dir, "--backend", "torch", "--duration", "4",
+                         "--stats", str(out), "--seed", "1")
+        finally:
+            if player is not None:
+                player.terminate()
+                player.wait()
+        assert r.returncode == 0, r.stderr[-2000:]
+        stats[name] = json.loads(out.read_text())
+        assert set(STATS_KEYS) <= set(stats[name]), stats[name]
+        s = stats[name]
+        assert s["frames_rendered"] > 0 and s["frames_displayed"] > 0, s
+        assert s["device"] == "pulse" and s["resolution"] == 128 and s["duration_s"] >= 4
+        assert s["latency_ms_p50"] is not None and s["latency_ms_p95"] >= s["latency_ms_p50"] > 0
+    assert stats["music"]["motion"] > stats["silence"]["motion"] + 0.5, stats
+
+
+KEYS_AND_QUIT = r"""
+import os, sys, threading, time
+import pygame
+from live.cli import main
+
+flag = sys.argv[1]
+
+def drive():
+    while not (pygame.display.get_init() and pygame.display.get_surface()):
+        time.sleep(0.05)
+    def key(k, uni=""):
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=k, unicode=uni, mod=0, scancode=0))
+        time.sleep(0.15)
+    for k, u in [(pygame.K_h, "h"), (pygame.K_SLASH, "?"), (pygame.K_u, "u"), (pygame.K_DOWN, ""),
+                 (pygame.K_n, "n"), (pygame.K_DOWN, ""), (pygame.K_c, "c"), (pygame.K_r, "r"),
+                 (pygame.K_2, "2"), (pygame.K_SPACE, " "), (pygame.K_SPACE, " "), (pygame.K_f, "f")]:
+        key(k, u)
+    print("ready", flush=True)
+    seen = set()
+    while not os.path.exists(flag):
+        seen.add(pygame.display.get_caption()[0])
+        time.sleep(0.05)
+    print("captions seen:", sorted(seen), flush=True)
+    print("caption:", pygame.display.get_caption()[0], flush=True)
+    key(pygame.K_q, "q")
+
+threading.Thread(target=drive, daemon=True).start()
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _source_outputs(vm) -> int:
+    r = subprocess.run(["pactl", "list", "short", "source-outputs"], env=vm.env, capture_output=True, text=True)
+    return len(r.stdout.strip().splitlines()) if r.returncode == 0 else 0
+
+
+def _wait(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_keys_sound_server_loss_and_q_quit_cleanly(model_dir, music, tmp_path):
+    """Keys drive the look; the sound server dies mid-set and comes back: the app reconnects on its own
+    and `q` then quits with exit 0 and a stats file."""
+    vm = vmic.VirtualMic(tmp_path / "vm").start()
+    vm.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    flag, stats = tmp_path / "quit-now", tmp_path / "stats.json"
+    app = subprocess.Popen([sys.executable, "-c", KEYS_AND_QUIT, str(flag), "-d", "pulse", "--model", model_dir,
+                            "--backend", "torch", "--duration", "150", "--stats", str(stats)],
+                           env=vm.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        vm.play(music)
+        _wait(lambda: _source_outputs(vm) > 0 or app.poll() is not None, 120, "the app to start capturing")
+        assert app.poll() is None, app.communicate()[1][-2000:]
+        time.sleep(3.0)  # a fresh PulseAudio stream takes ~1.5 s to deliver its first block
+        vm.stop()  # the "device" disappears mid-set
+        time.sleep(2.5)
+        assert app.poll() is None, "the app must survive losing its input"
+        vm.start()
+        vm.play(music)
+        _wait(lambda: _source_outputs(vm) > 0 or app.poll() is not None, 30, "the app to reconnect")
+        time.sleep(3.0)
+        flag.write_text("q")
+        out, err = app.communicate(timeout=60)
+    finally:
+        if app.poll() is None:
+            app.kill()
+        vm.stop()
+    assert app.returncode == 0, err[-2000:]
+    assert "caption: live — pulse\n" in out, out  # the title names the tool and the device...
+    assert "live — pulse (no input)" in out, out  # ...and said "no input" while the server was gone
+    s = json.loads(stats.read_text())
+    assert s["input_reopens"] >= 1 and s["frames_displayed"] > 0 and s["duration_s"] < 150, s
