@@ -96,6 +96,7 @@ class Generator(nn.Module):
         self.n_stats, self.eps, self.z_dim = config["n_stats"], float(config["eps"]), zdim
         self.num_classes = config["num_classes"]
         self.body_dtype = torch.float32
+        self.channels_last = False  # set by backends that convert the weights with .to(memory_format=...)
         g = "generator."
 
         self.embed = _const(state["embeddings.weight"])  # [class_embed_dim, num_classes]
@@ -174,7 +175,10 @@ class Generator(nn.Module):
         """f32 image [B, 3, H, W] in [-1, 1]."""
         x, gain, bias = self.head(z.float(), c.float(), t.float())
         d = self.body_dtype
-        return torch.tanh(self.body(x.to(d), gain.to(d), bias.to(d)))
+        x = x.to(d)
+        if self.channels_last:  # the first elementwise ops would otherwise keep NCHW until the first conv
+            x = x.contiguous(memory_format=torch.channels_last)
+        return torch.tanh(self.body(x, gain.to(d), bias.to(d)))
 
     def forward(self, z, c, t):
         """uint8 image [B, H, W, 3]."""

@@ -1,0 +1,51 @@
+"""What every backend's engine shares: input checking and splitting batches larger than max_batch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+Z_DIM = 128
+NUM_CLASSES = 1000
+
+
+class BaseEngine:
+    """Engine protocol: `render(z [B,128], c [B,1000], t [B]) -> uint8 [B,H,W,3]` for any B >= 1.
+
+    Subclasses set `name`, `resolution`, `max_batch` and implement `_render_batch` for 1 <= B <= max_batch
+    (float32, C-contiguous inputs). Padding to a fixed batch, if a backend needs it, happens there.
+    """
+
+    name: str = "base"
+    resolution: int = 0
+    max_batch: int = 1
+
+    def render(self, z, c, t) -> np.ndarray:
+        z = np.ascontiguousarray(z, dtype=np.float32)
+        c = np.ascontiguousarray(c, dtype=np.float32)
+        if z.ndim == 1:  # a single state
+            z, c = z[None], c.reshape(1, -1)
+        b = z.shape[0]
+        t = np.asarray(t, dtype=np.float32).reshape(-1)
+        t = np.full(b, t[0], dtype=np.float32) if t.size == 1 else np.ascontiguousarray(t)  # scalar: all samples
+        if z.shape != (b, Z_DIM) or c.shape != (b, NUM_CLASSES) or b < 1:
+            raise ValueError(f"render wants z [B,{Z_DIM}], c [B,{NUM_CLASSES}], t [B]; got "
+                             f"{z.shape}, {c.shape}, {t.shape}")
+        if b <= self.max_batch:
+            return self._render_batch(z, c, t)
+        out = np.empty((b, self.resolution, self.resolution, 3), dtype=np.uint8)
+        for i in range(0, b, self.max_batch):
+            j = min(i + self.max_batch, b)
+            out[i:j] = self._render_batch(z[i:j], c[i:j], t[i:j])
+        return out
+
+    def _render_batch(self, z: np.ndarray, c: np.ndarray, t: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release device memory/threads; the engine is unusable afterwards."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
