@@ -24,8 +24,8 @@ CHANNEL_MULTS = {
 }
 ATTENTION_RES = 64
 POWER_ITERATIONS = 50
-CALIBRATION_ANCHORS = (0, 10, 20, 30, 40, 50)  # stats rows measured; rows in between are interpolated
-CALIBRATION_BATCH = 6
+CALIBRATION_ANCHORS = (0, 10, 25, 50)  # stats rows measured; rows in between are interpolated
+CALIBRATION_BATCH = 4
 # Residual branch output scale (via bn_3's variance). A random deep net at full branch strength is chaotic: tiny
 # input changes (truncation, z, bf16 rounding) scramble the image. Trained BigGAN is smooth; this mimics that.
 BRANCH_SCALE = 0.25

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import sys
 import tempfile
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -75,7 +75,7 @@ def _download(url: str, dest: Path, label: str) -> None:
             os.fsync(out.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, dest)
-    except (OSError, ValueError, urllib.error.URLError) as exc:  # URLError/HTTPError/timeouts are OSErrors
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts are OSErrors
         tmp.unlink(missing_ok=True)
         reason = getattr(exc, "reason", None) or exc
         raise EngineError(f"download of {label} failed ({reason}); offline? Get {CONFIG_NAME} and {WEIGHTS_NAME} "
