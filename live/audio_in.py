@@ -147,7 +147,8 @@ class AudioInput:
             raise UserError(f"device {self.device_name!r} has {info['max_input_channels']} input channels, "
                             f"not {self.channels}: pass --channels 1..{info['max_input_channels']}")
         self.blocksize = int(blocksize)
-        self.reopen_s, self.stall_s = reopen_s, stall_s
+        # A stream is stalled when no block came for stall_s (or 4 blocks, for huge blocks at low rates).
+        self.reopen_s, self.stall_s = reopen_s, max(stall_s, 4 * self.blocksize / self.samplerate)
         self.ring = Ring(int(capacity_s * self.samplerate), self.samplerate, 4 * max(self.blocksize, 1024))
         self.overflows = 0  # PortAudio input overflows (writer only)
         self.reopens = 0
