@@ -26,12 +26,8 @@ def mic(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def model_dir(request, tmp_path_factory):
-    try:
-        return str(request.getfixturevalue("tiny_model_dir"))
-    except pytest.FixtureLookupError:
-        from engine.testmodel import make_random_model
-        return str(make_random_model(tmp_path_factory.mktemp("model"), channel_width=8))
+def model_dir(tiny_model_dir):
+    return str(tiny_model_dir)
 
 
 @pytest.fixture(scope="module")
