@@ -5,13 +5,16 @@ interpolates the BN statistics in-graph (engine/graph.py), so a live truncation 
 Variants:
 - "uint8":  output `image` uint8 [B,H,W,3] (OpenVINO, onnxruntime).
 - "pixels": output `pixels` f32 [B,H,W,3], already clamped and rounded to 0..255. TensorRT's ONNX parser has
-  patchy UINT8 support, and an integer-valued float survives an fp16 engine exactly (fp16 holds 0..2048), so
-  TensorRT builds from this one and casts to uint8 on the GPU itself.
+  patchy UINT8 support, so TensorRT builds from this and casts to uint8 on the GPU itself.
+- "pixels-fp16" / "pixels-bf16": the same with the residual body in fp16/bf16 and the head (embedding, BN
+  statistics interpolation) in f32, casts explicit in the graph: what a strongly typed TensorRT network needs
+  (TensorRT deprecated the FP16 builder flag in 10.12 and removed it in 11).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import io
 import json
@@ -26,9 +29,10 @@ from .cache import cache_dir
 from .errors import EngineError
 
 EXPORT_VERSION = "1"  # bump whenever the exported graph would differ for the same weights
-VARIANTS = ("uint8", "pixels")
+VARIANTS = ("uint8", "pixels", "pixels-fp16", "pixels-bf16")
 INPUT_NAMES = ("z", "c", "t")
-OUTPUT_NAME = {"uint8": "image", "pixels": "pixels"}
+OUTPUT_NAME = {v: "image" if v == "uint8" else "pixels" for v in VARIANTS}
+_BODY_DTYPE = {"pixels-fp16": torch.float16, "pixels-bf16": torch.bfloat16}
 _HASH_CHUNK = 1 << 22
 
 
@@ -113,8 +117,10 @@ class _Pixels(nn.Module):
         return torch.round(img).permute(0, 2, 3, 1)
 
 
-def _generator(source) -> nn.Module:
+def _generator(source, variant: str) -> nn.Module:
     if isinstance(source, nn.Module):
+        if variant in _BODY_DTYPE:  # reduced variants convert the body in place: work on a copy
+            source = copy.deepcopy(source)
         if getattr(source, "body_dtype", torch.float32) != torch.float32:
             raise EngineError("ONNX export needs the fp32 generator; build a fresh one from the model directory")
         return source.eval()
@@ -124,6 +130,8 @@ def _generator(source) -> nn.Module:
 
 
 def _export(gen: nn.Module, variant: str, dest: Path) -> None:
+    if variant in _BODY_DTYPE:
+        gen.set_body_dtype(_BODY_DTYPE[variant])
     module = gen if variant == "uint8" else _Pixels(gen)
     z_dim = getattr(gen, "z_dim", 128)
     n_cls = getattr(gen, "num_classes", 1000)
@@ -148,6 +156,6 @@ def export_onnx(source, variant: str = "uint8", force: bool = False) -> Path:
     """
     path = onnx_cache_path(model_fingerprint(source), model_resolution(source), variant)
     if force or not path.is_file() or path.stat().st_size == 0:
-        _export(_generator(source), variant, path)
+        _export(_generator(source, variant), variant, path)
     return path
 
