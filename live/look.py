@@ -50,8 +50,11 @@ class Look:
 
     def adjust(self, name: str, steps: int) -> tuple[list[tuple], str]:
         """Move one parameter by `steps` steps, clamped to its range. Returns (commands, toast text)."""
+        return self.set_value(name, getattr(self.params, name) + steps * step_size(name))
+
+    def set_value(self, name: str, value: float) -> tuple[list[tuple], str]:
+        """Set one parameter (MIDI, OSC), clamped to its range. Returns (commands, toast text)."""
         spec = PARAM_SPECS[name]
-        value = getattr(self.params, name) + steps * step_size(name)
         value = min(spec.max, max(spec.min, value))
         value = int(round(value)) if spec.type is int else round(value, 4)
         params = dataclasses.replace(self.params, **{name: value})
@@ -79,13 +82,18 @@ class Look:
         names = preset_order()
         if not 1 <= n <= len(names):
             return [], f"no preset {n} (there are {len(names)})"
+        return self.load_preset_name(names[n - 1])
+
+    def load_preset_name(self, name: str) -> tuple[list[tuple], str]:
+        """A preset by name or path (MIDI program change, OSC, hot reload). On a bad file: no commands,
+        the error as the toast, and the look stays as it is."""
         try:
-            preset = load_preset(names[n - 1])
+            preset = load_preset(name)
             params = make_params(preset)
             chosen = cls.resolve_classes(preset["classes"]) if "classes" in preset else None
         except UserError as e:
             return [], str(e)
-        self.preset = names[n - 1]
+        self.preset = name
         cmds = []
         if chosen is not None:
             self.classes, self.classes_given = chosen, True

@@ -18,6 +18,8 @@ class Trajectory:
         self.walker = Walker(params, list(classes), seed, self.features.hop_s)
         self.schedule = schedule  # object with classes_at(time_s) -> list[int], or None
         self.classes = list(classes)
+        self.frozen = False  # frames still run through the features, the walker holds (live 'freeze')
+        self.on_frame = None  # callable(Frame) seeing every feature frame (beat tracking, OSC out)
 
     @property
     def hop_s(self) -> float:
@@ -27,6 +29,10 @@ class Trajectory:
         """Returns (time_s, state) for every walker step completed by these samples."""
         out = []
         for frame in self.features.push(samples):
+            if self.on_frame is not None:
+                self.on_frame(frame)
+            if self.frozen:
+                continue
             if self.schedule is not None:
                 wanted = list(self.schedule.classes_at(frame.time_s))
                 if wanted != self.classes:

@@ -1,0 +1,195 @@
+"""Record a live set: DIR/audio.wav, events.jsonl, session.json, latents.npz (`live --record DIR`).
+
+audio.wav is exactly the float32 input the analysis consumed, so a replay computes the same features.
+The analysis thread only queues copies; a writer thread does the disk work. The WAV header is rewritten
+about every second and each event line is flushed, so a crash or kill leaves a replayable recording up to
+its last second. latents.npz (z, c, t, time_s per walker step) is spooled to a raw file and assembled at
+stop: it is for comparison and analysis, replay never needs it.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import queue
+import struct
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from live.errors import UserError
+from live.events import Event, to_json
+
+Z, C = 128, 1000
+ROW = Z + C + 2  # z, c, t, time_s as float32
+
+
+def write_json(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".tmp-", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+class WavWriter:
+    """Float32 WAV (WAVE_FORMAT_IEEE_FLOAT, fmt + fact + data) whose sizes are patched by sync()."""
+
+    def __init__(self, path: Path, sr: int, channels: int = 1):
+        self.f = open(path, "wb")
+        self.sr, self.ch, self.frames = int(sr), int(channels), 0
+        fmt = struct.pack("<HHIIHHH", 3, self.ch, self.sr, self.sr * 4 * self.ch, 4 * self.ch, 32, 0)
+        head = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<II", 4, 0)
+        self._fact_at = 8 + len(head) - 4
+        head += b"data" + struct.pack("<I", 0)
+        self._data_at = 8 + len(head) - 4
+        self.f.write(b"RIFF" + struct.pack("<I", len(head)) + head)
+        self._head_len = len(head)
+
+    def write(self, x: np.ndarray) -> None:
+        self.f.write(np.ascontiguousarray(x, "<f4").tobytes())
+        self.frames += len(x) // self.ch if x.ndim == 1 else len(x)
+
+    def sync(self) -> None:
+        """Make the file on disk a valid WAV of everything written so far."""
+        data = self.frames * 4 * self.ch
+        end = self.f.tell()
+        for at, value in ((4, self._head_len + data), (self._fact_at, self.frames), (self._data_at, data)):
+            self.f.seek(at)
+            self.f.write(struct.pack("<I", value))
+        self.f.seek(end)
+        self.f.flush()
+
+    def close(self) -> None:
+        if not self.f.closed:
+            self.sync()
+            self.f.close()
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("live-biggan", "numpy", "librosa", "scipy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+class Recorder:
+    """audio(x) / event(Event) / step(time_s, state) from the analysis thread; close() at the end.
+
+    A disk error stops the recording (error holds one line), never the set.
+    """
+
+    def __init__(self, directory: str, sr: int, session: dict):
+        d = Path(directory).expanduser()
+        if (d / "audio.wav").exists() or (d / "session.json").exists():
+            raise UserError(f"--record {directory}: it already holds a recording — choose a new folder")
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            self.session = dict(session, format=1, samplerate=int(sr), complete=False, versions=versions(),
+                                started=datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
+            write_json(d / "session.json", self.session)
+            self.wav = WavWriter(d / "audio.wav", sr)
+            self._events = open(d / "events.jsonl", "w")
+            self._spool = open(d / "latents.spool", "wb")
+        except OSError as e:
+            raise UserError(f"--record {directory}: cannot write there ({e.strerror}) — choose another folder")
+        self.dir, self.sr = d, int(sr)
+        self.steps = self.n_events = 0
+        self.error: str | None = None
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
+
+    @property
+    def seconds(self) -> float:
+        return self.wav.frames / self.sr
+
+    # ---- analysis thread: queue and return ---------------------------------------------------------
+    def audio(self, x: np.ndarray) -> None:
+        self._q.put(("a", np.array(x, np.float32)))
+
+    def event(self, ev: Event) -> None:
+        self._q.put(("e", ev))
+
+    def step(self, time_s: float, state) -> None:
+        row = np.empty(ROW, np.float32)
+        row[:Z], row[Z:Z + C], row[-2], row[-1] = state.z, state.c, state.t, time_s
+        self._q.put(("s", row))
+
+    # ---- writer thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        last_sync = time.monotonic()
+        while True:
+            try:
+                item = self._q.get(timeout=0.2)
+            except queue.Empty:
+                item = None
+            if item == "stop":
+                return
+            if self.error is None and item is not None:
+                try:
+                    self._write(item)
+                except OSError as e:
+                    self.error = f"recording stopped: cannot write {self.dir} ({e.strerror})"
+                    print(f"live: {self.error}", file=sys.stderr)
+            now = time.monotonic()
+            if self.error is None and now - last_sync >= 1.0:
+                last_sync = now
+                try:
+                    self.wav.sync()
+                except OSError as e:
+                    self.error = f"recording stopped: cannot write {self.dir} ({e.strerror})"
+
+    def _write(self, item) -> None:
+        kind, data = item
+        if kind == "a":
+            self.wav.write(data)
+        elif kind == "e":
+            self._events.write(to_json(data, self.sr) + "\n")
+            self._events.flush()
+            self.n_events += 1
+        else:
+            self._spool.write(data.tobytes())
+            self.steps += 1
+
+    def close(self) -> None:
+        """Drain the queue, finish audio.wav, write latents.npz and the final session.json."""
+        self._q.put("stop")
+        self._thread.join()
+        for f in (self.wav, self._events, self._spool):
+            try:
+                f.close()
+            except OSError:
+                pass
+        try:
+            self._write_latents()
+            self.session.update(complete=self.error is None, samples=self.wav.frames, steps=self.steps,
+                                events=self.n_events, duration_s=round(self.seconds, 3))
+            write_json(self.dir / "session.json", self.session)
+        except OSError as e:
+            self.error = self.error or f"cannot finish the recording in {self.dir} ({e.strerror})"
+
+    def _write_latents(self) -> None:
+        spool = self.dir / "latents.spool"
+        n = spool.stat().st_size // (4 * ROW)
+        rows = np.memmap(spool, np.float32, "r", shape=(n, ROW)) if n else np.zeros((0, ROW), np.float32)
+        fd, tmp = tempfile.mkstemp(prefix="latents.npz.tmp-", suffix=".npz", dir=self.dir)
+        os.close(fd)
+        try:
+            np.savez(tmp, z=rows[:, :Z], c=rows[:, Z:Z + C], t=rows[:, -2], time_s=rows[:, -1])
+            os.replace(tmp, self.dir / "latents.npz")
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        del rows
+        spool.unlink()

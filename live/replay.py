@@ -1,0 +1,156 @@
+"""Replay a recorded set (`live --export --replay DIR`): the recorded audio through the same Steering.
+
+The analysis reads audio.wav exactly (float32 at the captured rate, via soundfile) and applies events.jsonl
+at their sample positions, so the walker takes the recorded steps whatever model renders them. latents.npz
+is never read. An interrupted recording replays up to its last complete second; a torn last event line is
+ignored.
+
+--save-latents with --replay writes one row per walker step (z, c, t, time_s), like the recorded
+latents.npz, not one per video frame as a plain export does: that is what "same trajectory" compares.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from live.config import WalkerParams
+from live.errors import UserError
+from live.events import Event, Steering, from_json
+
+
+@dataclass
+class Recording:
+    dir: Path
+    wav: Path
+    sr: int
+    params: WalkerParams
+    classes: list
+    seed: int
+    events: list
+    session: dict
+
+
+def load_recording(directory: str) -> Recording:
+    d = Path(directory).expanduser()
+    if not d.is_dir():
+        raise UserError(f"--replay {directory}: no such folder — pass a folder written by --record")
+    for name in ("session.json", "audio.wav", "events.jsonl"):
+        if not (d / name).is_file():
+            raise UserError(f"--replay {directory}: {name} is missing — pass a folder written by --record")
+    try:
+        session = json.loads((d / "session.json").read_text())
+        params = WalkerParams(**session["params"])
+        classes, seed = [int(k) for k in session["classes"]], int(session["seed"])
+    except (ValueError, KeyError, TypeError, UserError) as e:
+        raise UserError(f"--replay {directory}: session.json is unreadable ({e}) — was it edited?") from None
+    try:
+        sr = sf.info(str(d / "audio.wav")).samplerate
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise UserError(f"--replay {directory}: audio.wav is unreadable ({e})") from None
+    return Recording(d, d / "audio.wav", sr, params, classes, seed, read_events(d / "events.jsonl"), session)
+
+
+def read_events(path: Path) -> list[Event]:
+    lines = path.read_text().splitlines()
+    events = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            events.append(from_json(line))
+        except (ValueError, UserError) as e:
+            if i == len(lines):  # torn by a crash mid-write: the set goes on without it
+                print(f"live: {path.name} line {i} is incomplete, ignored", file=sys.stderr)
+                break
+            raise UserError(f"{path} line {i}: {e} — the recording is damaged") from None
+    events.sort(key=lambda ev: ev.pos)  # stable: same-position events keep their order
+    return events
+
+
+class StepLog:
+    """z, c, t, time_s per walker step, saved as an npz like the recorded latents.npz."""
+
+    def __init__(self):
+        self.rows: list = []
+
+    def add(self, time_s: float, state) -> None:
+        self.rows.append((state.z, state.c, state.t, time_s))
+
+    def arrays(self) -> dict:
+        n = len(self.rows)
+        z = np.array([r[0] for r in self.rows], np.float32).reshape(n, 128)
+        c = np.array([r[1] for r in self.rows], np.float32).reshape(n, 1000)
+        t = np.array([r[2] for r in self.rows], np.float32)
+        ts = np.array([r[3] for r in self.rows], np.float32)
+        return dict(z=z, c=c, t=t, time_s=ts)
+
+    def save(self, path: str) -> None:
+        d = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".npz", dir=d)
+        os.close(fd)
+        try:
+            np.savez(tmp, **self.arrays())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+class ReplaySource:
+    """The export's analysis source for a recording: trajectory() and blocks(info) (see live.export).
+
+    blocks() pairs the recorded samples (read exactly) with the export's decoded stereo for the mp4 track.
+    """
+
+    def __init__(self, rec: Recording, log_steps: bool = False, block: int = 4096):
+        self.rec, self.block = rec, block
+        self.steering = Steering.create(rec.sr, rec.params, rec.classes, rec.seed)
+        self.events = deque(rec.events)
+        self.log = StepLog() if log_steps else None
+        self._file = sf.SoundFile(str(rec.wav))
+        self.frames = self._file.frames
+
+    def trajectory(self) -> "ReplaySource":
+        return self
+
+    def push(self, mono: np.ndarray) -> list:
+        out = self.steering.feed(mono, self.events)
+        if self.log is not None:
+            for time_s, state in out:
+                self.log.add(time_s, state)
+        return out
+
+    def _read(self, upto: int) -> np.ndarray:
+        n = max(0, min(upto, self.frames) - self._file.tell())
+        x = self._file.read(n, dtype="float32", always_2d=True)
+        return x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
+
+    def blocks(self, info):
+        from live import audio_file
+
+        out_pos = 0
+        for _, planar in audio_file.blocks(info):
+            out_pos += planar.shape[1]
+            yield self._read(int(out_pos * self.rec.sr / info.output_rate)), planar
+        yield self._read(self.frames), np.zeros((2, 0), np.float32)
+
+    def finish(self) -> None:
+        """Analyse what the export did not need (past the last video frame), so the step log is whole."""
+        while self._file.tell() < self.frames:
+            self.push(self._read(self._file.tell() + self.block))
+        self._file.close()
+
+
+def replay_steps(directory: str, block: int = 4096) -> dict:
+    """The recording's walker steps without rendering: {z, c, t, time_s} arrays."""
+    src = ReplaySource(load_recording(directory), log_steps=True, block=block)
+    src.finish()
+    return src.log.arrays()
