@@ -23,6 +23,7 @@ import numpy as np
 from live.audio_in import AudioInput
 from live.config import WalkerParams
 from live.display import Display
+from live.errors import UserError
 from live.features import FeatureExtractor
 from live.look import Look
 from live.walker import Walker
@@ -222,6 +223,8 @@ def run_live(opts: LiveOptions, engine=None) -> int:
     Raises UserError / EngineError for expected failures (no device, no PortAudio, model...).
     `engine` may be passed in (tests); otherwise it is created from opts and closed at the end.
     """
+    if opts.stats and not os.path.isdir(os.path.dirname(os.path.abspath(opts.stats))):
+        raise UserError(f"--stats {opts.stats}: its folder does not exist; create it or choose another path")
     audio = AudioInput(opts.device, opts.samplerate, opts.blocksize, opts.channels)  # bad device: fail fast
     own_engine = engine is None
     engine = engine or _create_engine(opts)
@@ -301,7 +304,10 @@ def _run(opts: LiveOptions, audio: AudioInput, engine) -> int:
                  device=audio.device_name, samplerate=audio.samplerate, input_reopens=audio.reopens,
                  motion=round(renderer.motion_sum / max(1, renderer.motion_n), 3))
     if opts.stats:
-        write_stats(opts.stats, stats)
+        try:
+            write_stats(opts.stats, stats)
+        except OSError as e:
+            raise UserError(f"cannot write --stats {opts.stats} ({e.strerror}): choose another path") from None
     return 0
 
 
