@@ -1,0 +1,120 @@
+"""Every usable backend renders what the torch fp32 graph renders (tiny random model).
+
+fp32 backends: uint8 within one level (float outputs within 1e-3 where the engine exposes them);
+bf16/fp16 backends: PSNR >= 30 dB on the uint8 frames.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from engine.backends import create_engine, list_backends
+from engine.errors import EngineError
+from engine.graph import build_generator
+
+USABLE = {name for name, ok, _ in list_backends() if ok}
+CASES = [("torch", "fp32"), ("torch", "bf16"), ("openvino", "fp32"), ("openvino", "bf16"),
+         ("tensorrt", "fp32"), ("tensorrt", "fp16")]
+MAX_BATCH = 4
+BATCH = 7  # one full chunk and a short tail (padded by static-shape backends)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def engine_cache(tmp_path_factory):
+    path = tmp_path_factory.getbasetemp() / "live-cache"  # shared with test_onnx_export.py: one export
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIVE_CACHE_DIR", str(path))
+        yield path
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_model_dir):
+    gen = build_generator(tiny_model_dir)
+    rng = np.random.default_rng(42)
+    t = np.linspace(0.3, 1.0, BATCH, dtype=np.float32)
+    # z as the walker makes it: within +-2 truncation (untruncated z at low truncation saturates the image and
+    # then any rounding flips whole pixels, which says nothing about a backend)
+    z = (np.clip(rng.standard_normal((BATCH, 128)), -2, 2) * t[:, None]).astype(np.float32)
+    c = np.zeros((BATCH, 1000), np.float32)
+    c[np.arange(BATCH), rng.integers(0, 1000, BATCH)] = 1.0
+    with torch.no_grad():
+        args = [torch.from_numpy(a) for a in (z, c, t)]
+        return (z, c, t), gen(*args).numpy(), gen.forward_float(*args).numpy()
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def make(backend, precision, model):
+    if backend not in USABLE:
+        pytest.skip(f"{backend} backend not usable here: {dict((n, w) for n, _, w in list_backends())[backend]}")
+    try:
+        return create_engine(model, backend=backend, precision=precision, max_batch=MAX_BATCH)
+    except EngineError as exc:  # e.g. bf16 on a CPU without native bf16
+        pytest.skip(str(exc))
+
+
+@pytest.mark.parametrize("backend,precision", CASES, ids=[f"{b}-{p}" for b, p in CASES])
+def test_backend_matches_torch_fp32(backend, precision, tiny_model_dir, reference):
+    (z, c, t), ref_u8, ref_float = reference
+    engine = make(backend, precision, tiny_model_dir)
+    try:
+        out = engine.render(z, c, t)
+        assert out.shape == ref_u8.shape and out.dtype == np.uint8
+        assert engine.resolution == 128 and engine.max_batch == MAX_BATCH
+        if precision == "fp32":
+            diff = np.abs(out.astype(np.int16) - ref_u8.astype(np.int16))
+            assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
+            if hasattr(engine, "render_float"):
+                assert np.abs(engine.render_float(z, c, t) - ref_float).max() <= 1e-3
+        else:
+            assert psnr(out, ref_u8) >= 30.0
+        # batch-size independence: a single frame equals its row of the batch (padding leaks nothing)
+        one = engine.render(z[3:4], c[3:4], t[3:4])
+        if precision == "fp32":
+            assert np.abs(one.astype(np.int16) - out[3:4].astype(np.int16)).max() <= 1
+        else:
+            assert psnr(one, out[3:4]) >= 30.0
+    finally:
+        engine.close()
+
+
+def test_openvino_precision_choice():
+    pytest.importorskip("openvino")
+    from engine.backends.openvino_backend import choose_precision
+
+    assert choose_precision("auto", {"FP32", "BF16"}) == "bf16"
+    assert choose_precision("auto", {"FP32"}) == "f32"
+    assert choose_precision("fp32", {"FP32", "BF16"}) == "f32"
+    with pytest.raises(EngineError, match="no bf16"):
+        choose_precision("bf16", {"FP32"})
+    with pytest.raises(EngineError):
+        choose_precision("int3", {"FP32"})
+
+
+def test_openvino_second_start_uses_the_model_cache(tiny_model_dir, reference):
+    engine = make("openvino", "fp32", tiny_model_dir)
+    engine.close()
+    engine = make("openvino", "fp32", tiny_model_dir)  # same settings: the compiled blobs are imported
+    try:
+        assert all(compiled.get_property("LOADED_FROM_CACHE") for compiled, _ in engine._compiled.values())
+    finally:
+        engine.close()
+
+
+def test_openvino_survives_a_corrupt_cache(tiny_model_dir, reference, engine_cache):
+    (z, c, t), ref_u8, _ = reference
+    make("openvino", "fp32", tiny_model_dir).close()  # make sure export and blobs exist
+    for blob in (engine_cache / "openvino").glob("*.blob"):
+        blob.chmod(0o644)
+        blob.write_bytes(b"garbage" * 100)
+    for onnx_file in (engine_cache / "onnx").glob("*-uint8-*.onnx"):
+        onnx_file.write_bytes(onnx_file.read_bytes()[:1000])  # truncated export
+    engine = make("openvino", "fp32", tiny_model_dir)
+    try:
+        out = engine.render(z[:2], c[:2], t[:2])
+        assert np.abs(out.astype(np.int16) - ref_u8[:2].astype(np.int16)).max() <= 1
+    finally:
+        engine.close()
