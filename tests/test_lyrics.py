@@ -245,3 +245,12 @@ def test_bad_arguments(model):
         choose_classes(OCEAN_SONG, 3, scoring="best")
     with pytest.raises(UserError, match="num_classes"):
         choose_classes(OCEAN_SONG, 0)
+
+
+def test_text_model_from_a_directory(model, tmp_path):
+    bundled = lyrics_model._bundled_dir()
+    same = lyrics_model.load_text_model(str(bundled))
+    np.testing.assert_allclose(same.encode(["waves on the shore"]), model.encode(["waves on the shore"]), atol=1e-5)
+    with pytest.raises(UserError, match="cannot load text model") as err:
+        lyrics_model.load_text_model(str(tmp_path))  # a folder without a model
+    assert "\n" not in str(err.value)
