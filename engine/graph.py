@@ -26,6 +26,18 @@ def fold_sn(state: dict, prefix: str) -> torch.Tensor:
     return (w / sigma).float()
 
 
+# Nearest 2x upsample followed by a 3x3 conv (pad 1) equals one stride-2 4x4 transposed conv on the small input:
+# per axis, output 2i sees taps (w[-1] on x[i-1], w[0]+w[1] on x[i]) and 2i+1 sees (w[-1]+w[0] on x[i], w[1] on
+# x[i+1]). Rows: transposed-conv tap 0..3; columns: 3x3 tap -1, 0, +1. 4/9 of the FLOPs, no 4x-sized temporary.
+_UP_TAPS = torch.tensor([[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=torch.float64)
+DECONV_MIN_SIZE = 8  # at 4x4 inputs the plain path is as fast; keeps the tiny first layer simple
+
+
+def upsample_conv_weight(w: torch.Tensor) -> torch.Tensor:
+    """[out, in, 3, 3] conv weight -> [in, out, 4, 4] conv_transpose2d(stride=2, padding=1) weight."""
+    return torch.einsum("pk,ql,oikl->iopq", _UP_TAPS, _UP_TAPS, w.double()).float()
+
+
 def _const(t: torch.Tensor) -> nn.Parameter:
     # Parameters (not buffers) so .to(dtype/memory_format) and exporters treat them as weights; never trained.
     return nn.Parameter(t.detach().float().contiguous(), requires_grad=False)
@@ -34,27 +46,32 @@ def _const(t: torch.Tensor) -> nn.Parameter:
 class _Block(nn.Module):
     """GenBlock: 4 x (BN -> ReLU -> conv), bottleneck 1x1/3x3/3x3/1x1, optional nearest 2x upsample."""
 
-    def __init__(self, state: dict, prefix: str, up: bool, c_in: int, c_out: int, bn_offsets: list[int]):
+    def __init__(self, state: dict, prefix: str, up: bool, c_in: int, c_out: int, bn_offsets: list[int], size: int):
         super().__init__()
         self.up, self.c_in, self.c_out = up, c_in, c_out
         self.mid = c_in // 4
         self.bn_offsets = bn_offsets  # column offset of bn_0..bn_3 in the fused gain/bias matrices
+        self.deconv = up and size >= DECONV_MIN_SIZE
         for i in range(4):
-            setattr(self, f"w{i}", _const(fold_sn(state, f"{prefix}conv_{i}.")))
+            w = fold_sn(state, f"{prefix}conv_{i}.")
+            setattr(self, f"w{i}", _const(upsample_conv_weight(w) if i == 1 and self.deconv else w))
             setattr(self, f"b{i}", _const(state[f"{prefix}conv_{i}.bias"]))
 
     @staticmethod
     def _bn_relu(x, gain, bias, off: int, c: int):
-        return torch.relu(x * gain[:, off:off + c, None, None] + bias[:, off:off + c, None, None])
+        return torch.relu(torch.addcmul(bias[:, off:off + c, None, None], x, gain[:, off:off + c, None, None]))
 
     def forward(self, x, gain, bias):
         o = self.bn_offsets
         h = self._bn_relu(x, gain, bias, o[0], self.c_in)
         h = F.conv2d(h, self.w0, self.b0)
         h = self._bn_relu(h, gain, bias, o[1], self.mid)
-        if self.up:
-            h = F.interpolate(h, scale_factor=2.0, mode="nearest")
-        h = F.conv2d(h, self.w1, self.b1, padding=1)
+        if self.deconv:
+            h = F.conv_transpose2d(h, self.w1, self.b1, stride=2, padding=1)
+        else:
+            if self.up:
+                h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+            h = F.conv2d(h, self.w1, self.b1, padding=1)
         h = self._bn_relu(h, gain, bias, o[2], self.mid)
         h = F.conv2d(h, self.w2, self.b2, padding=1)
         h = self._bn_relu(h, gain, bias, o[3], self.mid)
@@ -76,14 +93,14 @@ class _Attention(nn.Module):
         self.w_o = _const(fold_sn(state, f"{prefix}snconv1x1_o_conv.") * state[prefix + "gamma"].float())
 
     def forward(self, x):
-        c8, c2, hw = self.c // 8, self.c // 2, self.hw
+        # Position-major [B, HW, C] matrices: free views of channels_last tensors, and plain row-major matmuls.
+        c8, c2, hw, s = self.c // 8, self.c // 2, self.hw, self.size
         qkg = F.conv2d(x, self.w_qkg)
-        theta = qkg[:, :c8].reshape(-1, c8, hw)
-        pooled = F.max_pool2d(qkg[:, c8:], 2)  # phi and g are both 2x2 max-pooled
-        phi = pooled[:, :c8].reshape(-1, c8, hw // 4)
-        g = pooled[:, c8:].reshape(-1, c2, hw // 4)
-        attn = torch.softmax(torch.bmm(theta.transpose(1, 2), phi), dim=-1)  # [B, HW, HW/4]
-        out = torch.bmm(g, attn.transpose(1, 2)).reshape(-1, c2, self.size, self.size)
+        theta = qkg[:, :c8].permute(0, 2, 3, 1).reshape(-1, hw, c8)
+        pooled = F.max_pool2d(qkg[:, c8:], 2).permute(0, 2, 3, 1).reshape(-1, hw // 4, c8 + c2)  # phi, g pooled
+        phi, g = pooled[:, :, :c8], pooled[:, :, c8:]
+        attn = torch.softmax(torch.bmm(theta, phi.transpose(1, 2)), dim=-1)  # [B, HW, HW/4]
+        out = torch.bmm(attn, g).reshape(-1, s, s, c2).permute(0, 3, 1, 2)
         return x + F.conv2d(out, self.w_o)
 
 
@@ -127,7 +144,7 @@ class Generator(nn.Module):
             p = f"{g}layers.{idx}."
             c_in, c_out = ch * m_in, ch * m_out
             offs = [add_bn(p + f"bn_{j}.", c) for j, c in enumerate((c_in, c_in // 4, c_in // 4, c_in // 4))]
-            layers.append(_Block(state, p, bool(up), c_in, c_out, offs))
+            layers.append(_Block(state, p, bool(up), c_in, c_out, offs, size))
             size *= 2 if up else 1
             idx += 1
         self.layers = nn.ModuleList(layers)
