@@ -8,12 +8,12 @@ saturated), a non-zero attention gamma (so attention is exercised) and an initia
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from .atomic import atomic_output
 from .weights import CONFIG_NAME, WEIGHTS_NAME
 
 # Channel multiplier per resolution level (4, 8, 16, ... px), as in the BigGAN-deep paper/TF Hub modules.
@@ -98,18 +98,6 @@ def _calibrate_stats(model, config, seed: int) -> None:
             buf.copy_(ys[lo] * (1 - f) + ys[hi] * f)
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".tmp-", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def make_random_model(out_dir, resolution: int = 128, channel_width: int = 128, seed: int = 0) -> Path:
     """Write config.json + pytorch_model.bin (reference format, deterministic for the arguments) into out_dir."""
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
@@ -131,6 +119,10 @@ def make_random_model(out_dir, resolution: int = 128, channel_width: int = 128, 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = model.state_dict()
-    _atomic_write(out / WEIGHTS_NAME, lambda p: torch.save(state, p))
-    _atomic_write(out / CONFIG_NAME, lambda p: Path(p).write_text(config.to_json_string(), encoding="utf-8"))
+    with atomic_output(out / WEIGHTS_NAME) as tmp:
+        torch.save(state, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+    with atomic_output(out / CONFIG_NAME) as tmp:
+        tmp.write_text(config.to_json_string(), encoding="utf-8")
+        os.chmod(tmp, 0o644)
     return out

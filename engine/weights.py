@@ -6,12 +6,12 @@ import http.client
 import json
 import os
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
 
 import torch
 
+from .atomic import atomic_output
 from .cache import cache_dir
 from .errors import EngineError
 
@@ -56,10 +56,9 @@ def _download(url: str, dest: Path, label: str) -> None:
     """Stream url to dest with a progress bar on stderr; dest appears only once complete."""
     from tqdm import tqdm
 
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".tmp-", dir=dest.parent)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
+        with atomic_output(dest) as tmp, open(tmp, "wb") as out, \
+                urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             done = 0
@@ -71,18 +70,11 @@ def _download(url: str, dest: Path, label: str) -> None:
                     bar.update(len(chunk))
             if total is not None and done != total:
                 raise OSError(f"connection closed after {done} of {total} bytes")
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, dest)
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600
     except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts are OSErrors
-        tmp.unlink(missing_ok=True)
         reason = getattr(exc, "reason", None) or exc
         raise EngineError(f"download of {label} failed ({reason}); offline? Get {CONFIG_NAME} and {WEIGHTS_NAME} "
                           f"elsewhere and pass --model DIR, a directory holding both") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def full_config(config: dict) -> dict:
