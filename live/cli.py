@@ -22,6 +22,9 @@ examples:
        --classes "jellyfish,volcano,coral reef" --pitch-sensitivity 0.7 --seed 3 --save-latents clip.npz
   live --list-backends                         which engines work on this machine, and why not
   live --list-classes --search shark           ImageNet classes matching a word
+  live --midi nanoKONTROL --osc 9000 --preset chill   VJ control from a controller and from OSC
+  live --cut-on-beat 16 --record sets/friday   new classes every 16 beats; record the set
+  live --export --replay sets/friday -o friday.mp4 --model biggan-deep-512   re-render the set
 
 models: biggan-deep-128|256|512 download once into the user cache (set LIVE_CACHE_DIR to move it);
 a directory holding config.json + pytorch_model.bin loads locally (use that offline)."""
@@ -59,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--list-backends", action="store_true", help="print each backend, usable here or why not")
     _walker_flags(p)
     g = p.add_argument_group("export (offline, file to mp4)")
-    g.add_argument("--export", metavar="AUDIO", help="render this audio file (wav/flac/ogg/mp3/m4a) to -o")
+    g.add_argument("--export", metavar="AUDIO", nargs="?", const="",
+                   help="render this audio file (wav/flac/ogg/mp3/m4a) to -o (no AUDIO with --replay)")
+    g.add_argument("--replay", metavar="DIR", help="with --export: re-render a set recorded with --record DIR "
+                   "(its audio, events and look: look flags are not allowed); --save-latents then writes "
+                   "one row per walker step, like DIR/latents.npz")
     g.add_argument("-o", "--output", metavar="FILE.mp4", help="output video for --export")
     g.add_argument("--fps", type=float, default=30.0, help="video frame rate (default 30)")
     g.add_argument("--start", type=float, default=0.0, metavar="S", help="start time in the audio, seconds")
@@ -69,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--save-latents", metavar="FILE.npz", help="also save per-frame z [N,128], c [N,1000], t [N]")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     _live_flags(p)
+    from live.vj import add_flags
+    add_flags(p)
     return p
 
 
@@ -79,6 +88,11 @@ def main(argv=None) -> int:
     try:
         if args.list_backends:
             return _list_backends()
+        if args.list_midi:
+            from live.vj import list_midi
+            return list_midi()
+        if args.replay is not None and args.export is None:
+            raise UserError("--replay needs --export and -o: live --export --replay DIR -o out.mp4")
         if args.export is not None:
             return _export(args)
         if args.list_devices:
@@ -126,19 +140,29 @@ def _export(args) -> int:
     from live import audio_file
     from live.export import ExportJob, run_export
 
-    audio_file.check_input(args.export)
-    params, chosen, seed = look_from_args(args)
+    source, audio = None, args.export
+    if args.replay is not None:
+        from live.replay import source_from_args
+        source = source_from_args(args)
+        audio, params, chosen, seed = str(source.rec.wav), source.rec.params, source.rec.classes, source.rec.seed
+    elif not args.export:
+        raise UserError("--export needs an audio file: live --export song.mp3 -o song.mp4")
+    else:
+        audio_file.check_input(args.export)
+        params, chosen, seed = look_from_args(args)
     from engine.backends import create_engine
 
     engine = create_engine(args.model or "biggan-deep-512", backend=args.backend, precision=args.precision,
                            max_batch=args.batch)
-    job = ExportJob(audio=args.export, output=args.output, params=params, classes=chosen, seed=seed,
+    job = ExportJob(audio=audio, output=args.output, params=params, classes=chosen, seed=seed,
                     fps=args.fps, start=args.start, duration=args.duration, batch=args.batch,
-                    save_latents=args.save_latents)
+                    save_latents=None if source else args.save_latents, source=source)
     try:
         stats = run_export(job, engine, progress=not args.quiet)
     finally:
         engine.close()
+    if source is not None:
+        source.finish(args.save_latents)
     print(f"wrote {args.output}: {stats['frames']} frames, {stats['duration_s']:.1f} s, "
           f"{stats['ms_per_frame']:.0f} ms/frame ({engine.name})", file=sys.stderr)
     return 0
@@ -181,6 +205,7 @@ def _live(args) -> int:
     if args.channels is not None and args.channels < 1:
         raise UserError(f"--channels {args.channels} must be 1 or more")
     from live.runtime import LiveOptions, run_live
+    from live.vj import options_from as vj_options
 
     params, chosen, seed = look_from_args(args)
     opts = LiveOptions(params=params, classes=chosen, seed=seed, preset=args.preset,
@@ -188,5 +213,5 @@ def _live(args) -> int:
                        blocksize=args.blocksize, channels=args.channels, fullscreen=args.fullscreen,
                        display=args.display, scale_filter=args.scale_filter, duration=args.duration,
                        stats=args.stats, model=args.model or "biggan-deep-128", backend=args.backend,
-                       precision=args.precision)
+                       precision=args.precision, vj=vj_options(args))
     return run_live(opts)

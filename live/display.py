@@ -18,7 +18,7 @@ import numpy as np
 from live.errors import UserError
 
 # Walker parameter keys: letter selects, Up/Down change the selected one (see KEY_HELP).
-PARAM_KEYS = {"p": "pitch_sensitivity", "t": "tempo_sensitivity", "j": "jitter", "u": "truncation",
+PARAM_KEYS = {"p": "pitch_sensitivity", "e": "tempo_sensitivity", "j": "jitter", "u": "truncation",
               "s": "smooth_factor", "n": "num_classes"}
 
 KEY_HELP = """\
@@ -31,7 +31,9 @@ keys (live window):
   r            reseed the walk
   c            pick new random classes
   1 - 9        load preset N (1 = default, then the others by name)
-  p t j u s n  select a look parameter: pitch sensitivity, tempo sensitivity,
+  t            tap the tempo (2+ taps set it; a tap marks beat 1 for --cut-on-beat)
+  m            MIDI learn: move a control, then press a parameter or action key
+  p e j u s n  select a look parameter: pitch sensitivity, tempo (e) sensitivity,
                jitter, truncation (u), smooth factor, number of classes
   Left/Right   select the previous / next parameter
   Up/Down      raise / lower the selected parameter (Shift: 5x step)"""
@@ -181,7 +183,7 @@ class Display:
     def poll(self) -> list[tuple]:
         """Translate pending window events into actions:
         ('quit',) ('fullscreen',) ('freeze',) ('reseed',) ('classes',) ('preset', n) ('select', param)
-        ('adjust', param, steps). HUD and help toggles are handled here."""
+        ('adjust', param, steps) ('tap',) ('midi_learn',). HUD and help toggles are handled here."""
         pg = self.pg
         actions: list[tuple] = []
         for ev in pg.event.get():
@@ -211,6 +213,10 @@ class Display:
             return ("reseed",)
         elif key == pg.K_c:
             return ("classes",)
+        elif key == pg.K_t:
+            return ("tap",)
+        elif key == pg.K_m:
+            return ("midi_learn",)
         elif pg.K_1 <= key <= pg.K_9:
             return ("preset", key - pg.K_1 + 1)
         elif ch.lower() in PARAM_KEYS:

@@ -40,6 +40,7 @@ class ExportJob:
     batch: int = 4
     save_latents: Optional[str] = None
     schedule: object = None  # lyrics schedule: classes_at(time_s) -> list[int]
+    source: object = None  # replay (live.replay.ReplaySource): trajectory() and blocks(info) instead of ours
     crf: int = 18
     x264_preset: str = "fast"
 
@@ -194,7 +195,11 @@ class _LatentLog:
 def _produce(job: ExportJob, info, dur: float, n_frames: int, work: queue.Queue, stop: threading.Event,
              latents: Optional[_LatentLog]) -> None:
     """Decode from 0 (so a clip looks like the same part of the full render), step the walker, cut frames."""
-    traj = Trajectory(audio_file.ANALYSIS_SR, job.params, job.classes, job.seed, job.schedule)
+    if job.source is not None:
+        traj, blocks = job.source.trajectory(), job.source.blocks(info)
+    else:
+        traj = Trajectory(audio_file.ANALYSIS_SR, job.params, job.classes, job.seed, job.schedule)
+        blocks = audio_file.blocks(info)
     out_lo = int(round(job.start * info.output_rate))
     out_hi = out_lo + int(round(dur * info.output_rate))
     out_pos = 0
@@ -215,7 +220,7 @@ def _produce(job: ExportJob, info, dur: float, n_frames: int, work: queue.Queue,
             batch.clear()
             _put(work, ("latents", z, c, t), stop)
 
-    for mono, planar in audio_file.blocks(info):
+    for mono, planar in blocks:
         if stop.is_set():
             return
         for time_s, state in traj.push(mono):

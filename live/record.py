@@ -83,6 +83,16 @@ def versions() -> dict:
     return out
 
 
+def check_folder(directory: str) -> Path:
+    """A folder --record can use: new or without a recording in it."""
+    d = Path(directory).expanduser()
+    if (d / "audio.wav").exists() or (d / "session.json").exists():
+        raise UserError(f"--record {directory}: it already holds a recording — choose a new folder")
+    if d.exists() and not d.is_dir():
+        raise UserError(f"--record {directory}: that is a file — pass a folder")
+    return d
+
+
 class Recorder:
     """audio(x) / event(Event) / step(time_s, state) from the analysis thread; close() at the end.
 
@@ -90,9 +100,7 @@ class Recorder:
     """
 
     def __init__(self, directory: str, sr: int, session: dict):
-        d = Path(directory).expanduser()
-        if (d / "audio.wav").exists() or (d / "session.json").exists():
-            raise UserError(f"--record {directory}: it already holds a recording — choose a new folder")
+        d = check_folder(directory)
         try:
             d.mkdir(parents=True, exist_ok=True)
             self.session = dict(session, format=1, samplerate=int(sr), complete=False, versions=versions(),

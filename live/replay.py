@@ -142,11 +142,29 @@ class ReplaySource:
             yield self._read(int(out_pos * self.rec.sr / info.output_rate)), planar
         yield self._read(self.frames), np.zeros((2, 0), np.float32)
 
-    def finish(self) -> None:
-        """Analyse what the export did not need (past the last video frame), so the step log is whole."""
+    def finish(self, save_latents: str | None = None) -> None:
+        """Analyse what the export did not need (past the last video frame), so the step log is whole;
+        save it to `save_latents` if given."""
         while self._file.tell() < self.frames:
             self.push(self._read(self._file.tell() + self.block))
         self._file.close()
+        if save_latents and self.log is not None:
+            self.log.save(save_latents)
+
+
+def source_from_args(args) -> ReplaySource:
+    """`live --export --replay DIR`: the recording is the whole input, so look flags would be ignored."""
+    from live.config import PARAM_SPECS
+
+    if args.export:
+        raise UserError(f"--replay takes its audio from {args.replay}: drop {args.export!r} after --export")
+    given = [f"--{k.replace('_', '-')}" for k in PARAM_SPECS if getattr(args, k, None) is not None]
+    given += [f for f, v in (("--classes", args.classes), ("--seed", args.seed)) if v is not None]
+    if args.preset != "default":
+        given.append("--preset")
+    if given:
+        raise UserError(f"--replay re-renders the recorded look: drop {', '.join(given)}")
+    return ReplaySource(load_recording(args.replay), log_steps=bool(args.save_latents))
 
 
 def replay_steps(directory: str, block: int = 4096) -> dict:

@@ -24,9 +24,8 @@ from live.audio_in import AudioInput
 from live.config import WalkerParams
 from live.display import Display
 from live.errors import UserError
-from live.features import FeatureExtractor
+from live.events import Steering
 from live.look import Look
-from live.walker import Walker
 
 STATS_KEYS = ("frames_rendered", "frames_displayed", "duration_s", "fps_rendered", "fps_displayed",
               "latency_ms_p50", "latency_ms_p95", "xruns", "dropped_frames", "backend", "resolution", "device")
@@ -51,6 +50,7 @@ class LiveOptions:
     model: str = "biggan-deep-128"
     backend: str = "auto"
     precision: str = "auto"
+    vj: object = None  # live.vj.VJOptions: OSC, MIDI, beat cuts, recording
 
 
 class Snapshot(NamedTuple):
@@ -62,19 +62,22 @@ class Snapshot(NamedTuple):
 
 
 class Analysis(threading.Thread):
-    """Features + walker at the hop rate; the only thread that touches the Walker."""
+    """Features + walker at the hop rate; the only thread that touches the Walker.
 
-    def __init__(self, audio: AudioInput, look: Look, stop: threading.Event):
+    Commands change it through Steering at the current sample position (so a recording replays exactly).
+    """
+
+    def __init__(self, audio: AudioInput, look: Look, stop: threading.Event, vj=None):
         super().__init__(name="analysis", daemon=True)
-        self.audio, self.stop = audio, stop
-        self.fx = FeatureExtractor(audio.samplerate)
-        self.walker = Walker(look.params, look.classes, look.seed, self.fx.hop_s)
-        self.params, self.classes = look.params, list(look.classes)
+        self.audio, self.stop, self.vj = audio, stop, vj
+        self.recorder = vj.recorder if vj is not None else None
+        self.steer = Steering.create(audio.samplerate, look.params, look.classes, look.seed,
+                                     self.recorder.event if self.recorder is not None else None)
+        self.fx = self.steer.traj.features
         self.commands: queue.SimpleQueue = queue.SimpleQueue()
         self.new_state = threading.Event()
         self.latest: Snapshot | None = None
         self.level = 0.0  # input meter 0..1 (-60..0 dBFS), peak-hold with decay
-        self.frozen = False
         self.error: BaseException | None = None
 
     def run(self):
@@ -84,25 +87,12 @@ class Analysis(threading.Thread):
             self.error = e
             self.stop.set()
 
-    def _command(self, cmd: tuple):
-        kind, value = cmd
-        if kind == "params":
-            self.params = value
-            self.walker.set_params(value)
-        elif kind == "classes":
-            self.classes = list(value)
-            self.walker.set_classes(self.classes)
-        elif kind == "reseed":
-            self.walker = Walker(self.params, self.classes, value, self.fx.hop_s)
-        elif kind == "freeze":
-            self.frozen = value
-
     def _loop(self):
         sr, hop, pushed, seq = self.audio.samplerate, self.fx.hop, 0, 0
         decay = 0.5 ** (hop / sr / 0.3)  # meter falls 6 dB per 0.3 s
         while not self.stop.is_set():
             while not self.commands.empty():
-                self._command(self.commands.get_nowait())
+                self.steer.apply(*self.commands.get_nowait())
             x, t_last = self.audio.read(hop)  # <= one hop, so every frame gets its own capture time
             if t_last is None:
                 self.level *= decay
@@ -111,13 +101,16 @@ class Analysis(threading.Thread):
             pushed += len(x)
             db = 10 * np.log10(float(np.mean(x * x)) + 1e-12)
             self.level = max(self.level * decay, min(1.0, max(0.0, (db + 60) / 60)))
-            for fr in self.fx.push(x):
-                if self.frozen:
-                    continue
-                st = self.walker.step(fr)
-                end = round(fr.time_s * sr)  # frame i ends at sample (i+1)*hop
+            if self.recorder is not None:
+                self.recorder.audio(x)
+            capture = lambda time_s: t_last - (pushed - round(time_s * sr)) / sr  # frame i ends at (i+1)*hop
+            if self.vj is not None:
+                self.steer.traj.on_frame = lambda fr: self.vj.on_frame(fr, capture(fr.time_s))
+            for time_s, st in self.steer.push(x):
+                if self.recorder is not None:
+                    self.recorder.step(time_s, st)
                 seq += 1
-                self.latest = Snapshot(seq, st.z, st.c, st.t, t_last - (pushed - end) / sr)
+                self.latest = Snapshot(seq, st.z, st.c, st.t, capture(time_s))
                 self.new_state.set()
 
 
@@ -226,27 +219,36 @@ def run_live(opts: LiveOptions, engine=None) -> int:
     if opts.stats and not os.path.isdir(os.path.dirname(os.path.abspath(opts.stats))):
         raise UserError(f"--stats {opts.stats}: its folder does not exist; create it or choose another path")
     audio = AudioInput(opts.device, opts.samplerate, opts.blocksize, opts.channels)  # bad device: fail fast
+    from live.vj import VJ, VJOptions
+    vj = VJ(opts.vj or VJOptions(), audio.samplerate, opts.preset)  # bad --osc/--record/--midi-map: fail fast
     own_engine = engine is None
-    engine = engine or _create_engine(opts)
+    try:
+        engine = engine or _create_engine(opts)
+    except BaseException:
+        vj.close()
+        raise
     try:
         z = np.zeros((1, 128), np.float32)
         c = np.zeros((1, 1000), np.float32)
         c[0, opts.classes[0]] = 1
         for _ in range(2):  # warm up (graph compile, caches) before the clock starts
             engine.render(z, c, np.array([opts.params.truncation], np.float32))
-        return _run(opts, audio, engine)
+        return _run(opts, audio, engine, vj)
     finally:
+        vj.close()
         if own_engine:
             engine.close()
 
 
-def _run(opts: LiveOptions, audio: AudioInput, engine) -> int:
+def _run(opts: LiveOptions, audio: AudioInput, engine, vj) -> int:
     look = Look(opts.params, opts.classes, opts.seed, opts.preset, opts.classes_given)
     res = int(engine.resolution)
     title = f"live — {audio.device_name}"
+    vj.start(dict(seed=opts.seed, preset=opts.preset, model=opts.model, backend=engine.name, resolution=res,
+                  params=dataclasses.asdict(opts.params), classes=list(opts.classes), device=audio.device_name))
     display = Display(title, (res, res), opts.fullscreen, opts.display, opts.scale_filter)
     stop = threading.Event()
-    analysis = Analysis(audio, look, stop)
+    analysis = Analysis(audio, look, stop, vj)
     renderer = Renderer(engine, analysis, stop)
     hist, flips = LatencyHist(), collections.deque(maxlen=120)
     displayed, t0 = 0, time.monotonic()
@@ -257,10 +259,10 @@ def _run(opts: LiveOptions, audio: AudioInput, engine) -> int:
         t0 = last_draw = time.monotonic()
         shown_status = None
         while not stop.is_set():
-            for action in display.poll():
-                if action[0] == "quit":
-                    stop.set()
-                cmds, toast = look.apply(action)
+            actions = display.poll() + vj.actions()  # keys, OSC, MIDI, beat cuts
+            if any(a[0] == "quit" for a in actions):
+                stop.set()
+            for cmds, toast in [vj.apply(look, a) for a in actions] + vj.tick(look):  # + preset hot reload
                 for cmd in cmds:
                     analysis.commands.put(cmd)
                 if toast:
@@ -276,7 +278,7 @@ def _run(opts: LiveOptions, audio: AudioInput, engine) -> int:
             now = time.monotonic()
             if item is None and now - last_draw < 0.1:
                 continue  # nothing new: redraw only to keep HUD/toasts fresh
-            hud = _hud(look, audio, analysis, renderer, flips, hist, engine, display) if display.show_hud else None
+            hud = _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) if display.show_hud else None
             t_flip = display.show(item[0] if item else None, hud, analysis.level, look.presets_help())
             last_draw = t_flip
             if item is not None:
@@ -292,6 +294,7 @@ def _run(opts: LiveOptions, audio: AudioInput, engine) -> int:
             if th.is_alive():
                 th.join(timeout=10)
         audio.close()
+        vj.close()  # after the analysis thread: the recording is complete
         display.close()
     for th in (analysis, renderer):
         if th.error is not None:
@@ -311,7 +314,7 @@ def _run(opts: LiveOptions, audio: AudioInput, engine) -> int:
     return 0
 
 
-def _hud(look, audio, analysis, renderer, flips, hist, engine, display) -> list[str]:
+def _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) -> list[str]:
     lat = sorted(hist.recent)
     lat_s = f"{lat[len(lat) // 2]:.0f} ms" if lat else "-"
     state = {"ok": "", "starting": "  (waiting for audio)", "no input": "  NO INPUT - reconnecting"}
@@ -321,4 +324,5 @@ def _hud(look, audio, analysis, renderer, flips, hist, engine, display) -> list[
             f"{engine.name}  {engine.resolution}px   preset {look.preset}" + ("   FROZEN" if look.frozen else ""),
             f"in: {audio.device_name[:32]}{state.get(audio.status, '')}   xruns {audio.xruns}",
             f"classes: {names[:70]}" + ("..." if len(names) > 70 else ""),
-            f"[{sel.replace('_', ' ')}] {getattr(look.params, sel):g}   (? for keys)"]
+            f"[{sel.replace('_', ' ')}] {getattr(look.params, sel):g}   (? for keys)",
+            vj.hud()]
