@@ -5,7 +5,8 @@ Same math as the reference generator in eval mode, restructured for inference:
 - every conditional BN reduced to a per-sample gain/bias; all layers' scale/offset linears are one matmul and all
   layers' truncation statistics one [n_stats, 2*sumC] matrix, interpolated with hat weights (the reference swaps
   the two weights, so its output jumps at every 1/(n_stats-1) step; both agree on the grid points);
-- only the 3 RGB output channels of the last conv are computed; the attention gamma is folded into its out conv.
+- only the 3 RGB output channels of the last conv are computed; the attention gamma is folded into its out conv;
+- nearest-upsample + 3x3 conv in the up blocks runs as one equivalent stride-2 transposed conv (4/9 the FLOPs).
 Truncation is an input tensor t[B], so it can change per frame and per sample. No Python control flow depends
 on tensor values and all shapes except the batch are static, so the module traces for ONNX/OpenVINO export.
 """
@@ -184,8 +185,7 @@ class Generator(nn.Module):
         """Residual stack + final BN/ReLU + RGB conv, in the body dtype; returns the pre-tanh f32 image."""
         for layer in self.layers:
             x = layer(x, gain, bias) if isinstance(layer, _Block) else layer(x)
-        o, ch = self.final_off, self.ch
-        x = torch.relu(x * gain[:, o:o + ch, None, None] + bias[:, o:o + ch, None, None])
+        x = _Block._bn_relu(x, gain, bias, self.final_off, self.ch)
         return F.conv2d(x, self.w_rgb, self.b_rgb, padding=1).float()
 
     def forward_float(self, z, c, t):
