@@ -21,7 +21,7 @@ from live.errors import UserError
 DEFAULT_HOST = "127.0.0.1"
 
 
-def parse_address(spec: str, flag: str, need_host: bool = False) -> tuple[str, int]:
+def parse_address(spec: str, flag: str, need_host: bool = False, lowest: int = 1) -> tuple[str, int]:
     """'[HOST:]PORT' -> (host, port); host defaults to 127.0.0.1 (listen on this machine only)."""
     host, sep, port = str(spec).rpartition(":")
     if not sep:
@@ -32,8 +32,8 @@ def parse_address(spec: str, flag: str, need_host: bool = False) -> tuple[str, i
         p = int(port)
     except ValueError:
         p = -1
-    if not 1 <= p <= 65535:
-        raise UserError(f"{flag} {spec}: the port must be a number 1–65535, e.g. {flag} 9000")
+    if not lowest <= p <= 65535:
+        raise UserError(f"{flag} {spec}: the port must be a number {lowest}–65535, e.g. {flag} 9000")
     return host.strip("[]") or DEFAULT_HOST, p
 
 
@@ -44,7 +44,7 @@ class OscServer:
         from pythonosc.dispatcher import Dispatcher
         from pythonosc.osc_server import BlockingOSCUDPServer
 
-        self.host, self.port = parse_address(spec, "--osc")
+        self.host, self.port = parse_address(spec, "--osc", lowest=0)  # 0: any free port (shown on the HUD)
         self.inbox = inbox
         d = Dispatcher()
         for name in PARAM_SPECS:

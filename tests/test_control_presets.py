@@ -1,0 +1,80 @@
+"""Preset hot reload: an edited preset re-applies what changed; a broken file keeps the look and says why."""
+import os
+
+from live import control
+from live.config import make_params
+from live.look import Look
+from live.presets_watch import PresetWatcher
+from live.vj import VJ, VJOptions
+
+
+def touch(path, text):
+    path.write_text(text)
+    st = path.stat()  # make sure the mtime moves even on coarse-grained filesystems
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
+def test_watcher_reports_edited_new_and_deleted_files(tmp_path):
+    a = tmp_path / "a.toml"
+    touch(a, "jitter = 0.1\n")
+    w = PresetWatcher(dirs=[tmp_path], interval=1.0)
+    assert w.poll(now=10.0) == []
+    touch(a, "jitter = 0.2\n")
+    assert w.poll(now=10.5) == []  # polled about once a second, not more
+    assert w.poll(now=11.1) == [a.resolve()]
+    b = tmp_path / "b.toml"
+    touch(b, "jitter = 0.3\n")
+    a.unlink()
+    assert w.poll(now=12.2) == sorted([a.resolve(), b.resolve()])
+    assert w.poll(now=13.3) == []
+
+
+def test_editing_the_current_preset_reloads_only_what_changed(tmp_path):
+    p = tmp_path / "mine.toml"
+    touch(p, 'truncation = 0.5\nclasses = "jellyfish, volcano"\n')
+    look = Look(make_params({"truncation": 0.5}), [107, 980], seed=0, preset=str(p), classes_given=True)
+    w = PresetWatcher(dirs=[], files=[p])
+    w.poll(now=0)
+    touch(p, 'truncation = 0.25\nclasses = "jellyfish, volcano"\n')
+    [(cmds, toast)] = control.reload_changed(look, w.poll(now=5))
+    assert cmds == [("params", make_params({"truncation": 0.25}))] and toast == "preset mine reloaded"
+    assert look.params.truncation == 0.25
+
+
+def test_a_broken_preset_keeps_the_look_and_reports(tmp_path, capsys):
+    p = tmp_path / "mine.toml"
+    touch(p, "truncation = 0.5\n")
+    look = Look(make_params({"truncation": 0.5}), list(range(12)), seed=0, preset=str(p))
+    w = PresetWatcher(dirs=[], files=[p])
+    w.poll(now=0)
+    for i, broken in enumerate(["truncation = \n", "truncation = 7\n", "truncaton = 0.3\n"]):
+        touch(p, broken)
+        [(cmds, toast)] = control.reload_changed(look, w.poll(now=5 + 2 * i))
+        assert cmds == [] and toast.startswith("preset mine.toml:") and "keeping the current look" in toast
+        assert look.params.truncation == 0.5 and look.preset == str(p)
+        assert capsys.readouterr().err.strip() == f"live: {toast}"
+    touch(p, "truncation = 0.75\n")  # fixed: applies again
+    [(cmds, toast)] = control.reload_changed(look, w.poll(now=20))
+    assert look.params.truncation == 0.75 and cmds
+
+
+def test_other_presets_are_checked_when_edited(tmp_path, capsys):
+    other = tmp_path / "other.toml"
+    touch(other, "jitter = 2\n")
+    look = Look(make_params(), list(range(12)), seed=0)
+    out = control.reload_changed(look, [other.resolve()])
+    assert out == [([], "preset other.toml: jitter = 2 is out of range 0–1")]
+    assert "out of range" in capsys.readouterr().err
+
+
+def test_vj_tick_polls_the_preset_given_as_a_path(tmp_path):
+    p = tmp_path / "set.toml"
+    touch(p, "jitter = 0.1\n")
+    vj = VJ(VJOptions(), 44100, preset=str(p))
+    look = Look(make_params({"jitter": 0.1}), list(range(12)), seed=0, preset=str(p))
+    vj.tick(look)
+    touch(p, "jitter = 0.9\n")
+    vj.watcher._next = 0  # don't wait for the next second
+    out = vj.tick(look)
+    assert ([("params", make_params({"jitter": 0.9}))], "preset set reloaded") in out
+    vj.close()

@@ -1,0 +1,215 @@
+"""Record and replay: events at sample positions, crash-safe recordings, `live --export --replay` equality."""
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import soundfile as sf
+
+from live.cli import main
+from live.config import make_params
+from live.events import Event, Steering, from_json, to_json
+from live.record import Recorder, WavWriter
+from live.replay import load_recording, replay_steps
+from tests import vmic
+
+REPO = Path(__file__).resolve().parents[1]
+P0 = make_params()
+CLASSES = list(range(12))
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    path = vmic.write_music(tmp_path_factory.mktemp("song") / "song.wav", 4)
+    y, sr = sf.read(str(path), dtype="float32")
+    return y, sr
+
+
+def record_set(directory, y, sr, script, chunk=None, seed=3):
+    """Play y through a Steering + Recorder as the live analysis thread does: random reads of <= one hop,
+    with script[k] (kind, value) applied before the k-th read."""
+    rec = Recorder(str(directory), sr, dict(seed=seed, preset="default", model="test",
+                                            params=dataclasses.asdict(P0), classes=CLASSES))
+    steer = Steering.create(sr, P0, CLASSES, seed, on_event=rec.event)
+    rng, pos, k, states = np.random.default_rng(1), 0, 0, []
+    while pos < len(y):
+        if k in script:
+            steer.apply(*script[k])
+        n = chunk or int(rng.integers(1, steer.traj.features.hop + 1))
+        x = y[pos:pos + n]
+        rec.audio(x)
+        for t, s in steer.push(x):
+            rec.step(t, s)
+            states.append((t, s))
+        pos, k = pos + n, k + 1
+    rec.close()
+    return states
+
+
+SCRIPT = {40: ("params", dataclasses.replace(P0, truncation=0.3)), 100: ("classes", [107, 980, 1]),
+          150: ("freeze", True), 170: ("freeze", False), 220: ("reseed", 77),
+          260: ("params", dataclasses.replace(P0, num_classes=3, jitter=0.1))}  # ~340 reads in the song
+
+
+def test_event_lines_round_trip():
+    for kind, value in SCRIPT.values():
+        ev = Event(1234, kind, value)
+        assert from_json(to_json(ev, 44100)) == ev
+    for bad in ('{"pos": 1, "kind": "warp", "value": 1}', '{"pos": 1}', "not json",
+                '{"pos": 1, "kind": "params", "value": {"truncation": 9}}'):
+        with pytest.raises(Exception):
+            from_json(bad)
+
+
+def test_replay_takes_exactly_the_recorded_steps(tmp_path, song):
+    y, sr = song
+    record_set(tmp_path / "rec", y, sr, SCRIPT)
+    got, want = replay_steps(str(tmp_path / "rec")), np.load(tmp_path / "rec" / "latents.npz")
+    assert len(want["t"]) > 100
+    for key in ("z", "c", "t", "time_s"):
+        assert got[key].shape == want[key].shape
+        assert np.abs(got[key] - want[key]).max() <= 1e-5, key
+    events = [json.loads(line) for line in (tmp_path / "rec" / "events.jsonl").read_text().splitlines()]
+    assert [e["kind"] for e in events] == [kind for kind, _ in SCRIPT.values()]
+    session = json.loads((tmp_path / "rec" / "session.json").read_text())
+    assert session["complete"] and session["samples"] == len(y) and session["steps"] == len(want["t"])
+
+
+def test_an_event_changes_the_trajectory_from_its_position_on(tmp_path, song):
+    y, sr = song
+    base = record_set(tmp_path / "a", y, sr, {}, chunk=300)
+    moved = record_set(tmp_path / "b", y, sr, {100: ("params", dataclasses.replace(P0, truncation=0.3))},
+                       chunk=300)
+    at = 100 * 300 / sr  # the event's time
+    for (t, s0), (_, s1) in zip(base, moved):
+        if t <= at:
+            assert np.array_equal(s0.z, s1.z) and s0.t == s1.t == 1.0
+    assert moved[-1][1].t == pytest.approx(0.3) and base[-1][1].t == 1.0
+
+
+def test_freeze_holds_the_walker(tmp_path, song):
+    y, sr = song
+    states = record_set(tmp_path / "rec", y, sr, {50: ("freeze", True), 150: ("freeze", False)}, chunk=300)
+    times = np.array([t for t, _ in states])
+    gap = np.diff(times).max()
+    assert gap == pytest.approx(100 * 300 / sr, abs=0.05)  # no steps while frozen
+
+
+def test_wav_is_valid_after_every_sync(tmp_path):
+    w = WavWriter(tmp_path / "a.wav", 16000)
+    x = np.linspace(-1, 1, 16000, dtype=np.float32)
+    w.write(x)
+    w.sync()
+    w.write(x)  # written but not synced: a crash now loses at most this part
+    w.f.flush()
+    data, sr = sf.read(str(tmp_path / "a.wav"), dtype="float32")
+    assert sr == 16000 and len(data) >= 16000 and np.array_equal(data[:16000], x)
+    w.close()
+    data, _ = sf.read(str(tmp_path / "a.wav"), dtype="float32")
+    assert len(data) == 32000
+    with av.open(str(tmp_path / "a.wav")) as c:  # the export's decoder reads it too
+        assert sum(f.samples for f in c.decode(audio=0)) == 32000
+
+
+CRASHER = r"""
+import dataclasses, sys, time
+import numpy as np, soundfile as sf
+from live.config import make_params
+from live.events import Steering
+from live.record import Recorder
+y, sr = sf.read(sys.argv[2], dtype="float32")
+p = make_params()
+rec = Recorder(sys.argv[1], sr, dict(seed=5, preset="default", model="t", params=dataclasses.asdict(p),
+                                     classes=list(range(12))))
+steer = Steering.create(sr, p, list(range(12)), 5, on_event=rec.event)
+pos = 0
+while True:
+    if pos == 20 * 512:
+        steer.apply("params", dataclasses.replace(p, truncation=0.4))
+    x = y[pos % len(y):pos % len(y) + 512]
+    rec.audio(x)
+    for t, s in steer.push(x):
+        rec.step(t, s)
+    pos += 512
+    if pos == 3 * sr // 512 * 512:
+        print("recording", flush=True)
+    time.sleep(0.005)
+"""
+
+
+def test_a_killed_recording_replays_up_to_its_last_second(tmp_path, song):
+    wav = tmp_path / "song.wav"
+    sf.write(str(wav), song[0], song[1], subtype="FLOAT")
+    rec = tmp_path / "rec"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    app = subprocess.Popen([sys.executable, "-c", CRASHER, str(rec), str(wav)], env=env, stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        assert app.stdout.readline().strip() == "recording"
+        time.sleep(1.5)  # at least one header sync after the first 3 s
+    finally:
+        app.send_signal(signal.SIGKILL)
+        app.wait()
+    assert not (rec / "latents.npz").exists()
+    r = load_recording(str(rec))
+    assert r.events and r.events[0].value.truncation == 0.4
+    assert sf.info(str(rec / "audio.wav")).frames >= 3 * song[1] - 512
+    got = replay_steps(str(rec))
+    raw = np.fromfile(rec / "latents.spool", np.float32)  # what the recorder had flushed of its steps
+    rows = raw[: len(raw) // 1130 * 1130].reshape(-1, 1130)
+    n = min(len(rows), len(got["t"]))
+    assert n > 100
+    assert np.abs(got["z"][:n] - rows[:n, :128]).max() <= 1e-5
+    assert np.abs(got["t"][:n] - rows[:n, 1128]).max() <= 1e-5
+    # a torn last line (killed mid-write) is ignored
+    with open(rec / "events.jsonl", "a") as f:
+        f.write('{"pos": 99999999, "kind": "par')
+    assert len(load_recording(str(rec)).events) == len(r.events)
+
+
+def test_export_replay_renders_the_same_trajectory(tmp_path, song, tiny_model_dir):
+    y, sr = song
+    record_set(tmp_path / "rec", y, sr, SCRIPT)
+    out, lat = tmp_path / "set.mp4", tmp_path / "lat.npz"
+    r = subprocess.run([sys.executable, "-m", "live", "--export", "--replay", str(tmp_path / "rec"), "-o", str(out),
+                        "--model", str(tiny_model_dir), "--backend", "torch", "--quiet", "--fps", "5",
+                        "--save-latents", str(lat)], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    got, want = np.load(lat), np.load(tmp_path / "rec" / "latents.npz")
+    for key in ("z", "c", "t", "time_s"):
+        assert got[key].shape == want[key].shape and np.abs(got[key] - want[key]).max() <= 1e-5, key
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 20 and c.streams.audio
+
+
+@pytest.mark.parametrize("case, match", [
+    ("missing", "no such folder"),
+    ("empty", "session.json is missing"),
+    ("flags", "re-renders the recorded look: drop --truncation, --seed"),
+    ("audio", "takes its audio from"),
+    ("no-export", "--replay needs --export"),
+])
+def test_replay_mistakes_are_one_line(tmp_path, song, capsys, case, match):
+    rec = tmp_path / "rec"
+    if case in ("flags", "audio"):
+        record_set(rec, song[0][:22050], song[1], {}, chunk=512)
+    elif case == "empty":
+        rec.mkdir()
+    args = ["--export", "--replay", str(rec), "-o", str(tmp_path / "o.mp4")]
+    if case == "flags":
+        args += ["--truncation", "0.5", "--seed", "2"]
+    elif case == "audio":
+        args = ["--export", "song.wav", "--replay", str(rec), "-o", str(tmp_path / "o.mp4")]
+    elif case == "no-export":
+        args = ["--replay", str(rec)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("live: ") and match in err and "\n" not in err
