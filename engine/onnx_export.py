@@ -18,6 +18,7 @@ import copy
 import hashlib
 import io
 import json
+import logging
 import warnings
 from pathlib import Path
 
@@ -138,15 +139,20 @@ def _export(gen: nn.Module, variant: str, dest: Path) -> None:
     example = (torch.zeros(2, z_dim), torch.zeros(2, n_cls), torch.full((2,), 0.5))  # B=2: B=1 would specialise
     batch = torch.export.Dim("batch", min=1, max=4096)
     dyn = {name: {0: batch} for name in INPUT_NAMES}
-    sink = io.StringIO()  # the exporter prints progress lines to stdout
+    sink = io.StringIO()  # the exporter prints progress lines to stdout and logs irrelevant torchvision notes
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
     with atomic_output(dest) as tmp, torch.no_grad(), contextlib.redirect_stdout(sink), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        quiet.setLevel(logging.ERROR)
         try:
             torch.onnx.export(module, example, str(tmp), dynamo=True, input_names=list(INPUT_NAMES),
                               output_names=[OUTPUT_NAME[variant]], dynamic_shapes=dyn, external_data=False)
         except Exception as exc:
             raise EngineError(f"ONNX export failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
                               f"use --backend torch") from None
+        finally:
+            quiet.setLevel(level)
 
 
 def export_onnx(source, variant: str = "uint8", force: bool = False) -> Path:
