@@ -118,30 +118,60 @@ def preset_path(name: str) -> Path | None:
         return None
 
 
-def reload_changed(look, paths: list[Path]) -> list[tuple[list, str]]:
-    """Changed preset files -> [(commands, toast)]: the current preset is re-applied (only what changed);
-    a broken file keeps the look and reports the error; other presets are checked so a mistake shows now,
-    not when the VJ switches to them."""
-    from live.config import load_preset as read_preset
+class PresetReloader:
+    """Changed preset files -> [(commands, toast)].
 
-    current = preset_path(look.preset)
-    out = []
-    for p in paths:
-        if p == current:
-            if not p.exists():
-                out.append(([], report(f"preset {p.name} was deleted — keeping the current look")))
-                continue
-            before = (look.params, list(look.classes))
-            cmds, toast = look.load_preset_name(look.preset)
-            if not cmds:
-                out.append(([], report(f"{toast} — keeping the current look")))
-                continue
-            cmds = [c for c in cmds if not (c[0] == "params" and c[1] == before[0])
-                    and not (c[0] == "classes" and list(c[1]) == before[1])]
-            out.append((cmds, f"preset {p.stem} reloaded"))
-        elif p.exists():
-            try:
-                read_preset(str(p))
-            except UserError as e:
-                out.append(([], report(str(e))))
-    return out
+    An edit of the current preset applies the keys whose values changed in the file (a removed key goes back
+    to its default), so knob and OSC tweaks of the other parameters survive; a broken file keeps the look
+    and reports the error; other presets are checked so a mistake shows now, not when the VJ switches."""
+
+    def __init__(self):
+        self.preset: str | None = None
+        self.content: dict | None = None  # the current preset file as last read
+
+    def _read(self, name: str) -> dict | None:
+        from live.config import load_preset as read_preset
+        try:
+            return read_preset(name)
+        except UserError:
+            return None
+
+    def changed(self, look, paths: list[Path]) -> list[tuple[list, str]]:
+        from live.config import load_preset as read_preset
+
+        if look.preset != self.preset:  # switched (key, MIDI, OSC): remember the file as it is now
+            self.preset, self.content = look.preset, self._read(look.preset)
+        current = preset_path(look.preset)
+        out = []
+        for p in paths:
+            if p == current:
+                out.append(self._reload(look, p))
+            elif p.exists():
+                try:
+                    read_preset(str(p))
+                except UserError as e:
+                    out.append(([], report(str(e))))
+        return out
+
+    def _reload(self, look, p: Path) -> tuple[list, str]:
+        from live.config import load_preset as read_preset
+
+        if not p.exists():
+            return [], report(f"preset {p.name} was deleted — keeping the current look")
+        try:
+            new = read_preset(look.preset)
+        except UserError as e:
+            return [], report(f"{e} — keeping the current look")
+        old, self.content = self.content or {}, new
+        cmds: list = []
+        for name, spec in PARAM_SPECS.items():
+            if new.get(name) != old.get(name):
+                cmds += look.set_value(name, new.get(name, spec.default))[0]
+        if new.get("classes") != old.get("classes") and "classes" in new:
+            cmds += set_classes(look, new["classes"], f"preset {p.name}")[0]
+        if new.get("seed") != old.get("seed") and "seed" in new:
+            look.seed = new["seed"]
+            cmds.append(("reseed", look.seed))
+        params = [c for c in cmds if c[0] == "params"]  # each carries all parameters: the last is enough
+        cmds = [c for c in cmds if c[0] != "params"] + params[-1:]
+        return cmds, f"preset {p.stem} reloaded"

@@ -47,6 +47,7 @@ class VJ:
         self.osc = OscServer(opts.osc, self.inbox) if opts.osc else None
         self.osc_out = OscOut(opts.osc_out) if opts.osc_out else None
         self.watcher = PresetWatcher()
+        self.reloader = control.PresetReloader()
         path = control.preset_path(preset)
         if path is not None:
             self.watcher.watch(path)
@@ -133,7 +134,7 @@ class VJ:
         return control.apply(look, action)
 
     def tick(self, look) -> list[tuple[list, str]]:
-        out = control.reload_changed(look, self.watcher.poll())
+        out = self.reloader.changed(look, self.watcher.poll())
         rec = self.recorder
         if rec is not None and rec.error and not self._recorder_error_shown:
             self._recorder_error_shown = True

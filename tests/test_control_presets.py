@@ -31,30 +31,35 @@ def test_watcher_reports_edited_new_and_deleted_files(tmp_path):
 
 def test_editing_the_current_preset_reloads_only_what_changed(tmp_path):
     p = tmp_path / "mine.toml"
-    touch(p, 'truncation = 0.5\nclasses = "jellyfish, volcano"\n')
-    look = Look(make_params({"truncation": 0.5}), [107, 980], seed=0, preset=str(p), classes_given=True)
-    w = PresetWatcher(dirs=[], files=[p])
-    w.poll(now=0)
-    touch(p, 'truncation = 0.25\nclasses = "jellyfish, volcano"\n')
-    [(cmds, toast)] = control.reload_changed(look, w.poll(now=5))
-    assert cmds == [("params", make_params({"truncation": 0.25}))] and toast == "preset mine reloaded"
-    assert look.params.truncation == 0.25
+    touch(p, 'truncation = 0.5\njitter = 0.4\nclasses = "jellyfish, volcano"\n')
+    look = Look(make_params({"truncation": 0.5, "jitter": 0.4}), [107, 980], seed=0, preset=str(p),
+                classes_given=True)
+    w, reloader = PresetWatcher(dirs=[], files=[p]), control.PresetReloader()
+    assert reloader.changed(look, w.poll(now=0)) == []
+    control.apply(look, ("set", "jitter", 0.9, "MIDI CC 2"))  # a knob tweak...
+    touch(p, 'truncation = 0.25\njitter = 0.4\nclasses = "jellyfish, volcano"\n')
+    [(cmds, toast)] = reloader.changed(look, w.poll(now=5))
+    want = make_params({"truncation": 0.25, "jitter": 0.9})  # ...survives an edit of another key
+    assert cmds == [("params", want)] and toast == "preset mine reloaded" and look.params == want
+    touch(p, 'jitter = 0.4\nclasses = "coral reef"\nseed = 9\n')  # truncation removed: back to default
+    [(cmds, toast)] = reloader.changed(look, w.poll(now=10))
+    assert cmds == [("classes", [973]), ("reseed", 9), ("params", make_params({"jitter": 0.9}))]
 
 
 def test_a_broken_preset_keeps_the_look_and_reports(tmp_path, capsys):
     p = tmp_path / "mine.toml"
     touch(p, "truncation = 0.5\n")
     look = Look(make_params({"truncation": 0.5}), list(range(12)), seed=0, preset=str(p))
-    w = PresetWatcher(dirs=[], files=[p])
-    w.poll(now=0)
+    w, reloader = PresetWatcher(dirs=[], files=[p]), control.PresetReloader()
+    reloader.changed(look, w.poll(now=0))
     for i, broken in enumerate(["truncation = \n", "truncation = 7\n", "truncaton = 0.3\n"]):
         touch(p, broken)
-        [(cmds, toast)] = control.reload_changed(look, w.poll(now=5 + 2 * i))
+        [(cmds, toast)] = reloader.changed(look, w.poll(now=5 + 2 * i))
         assert cmds == [] and toast.startswith("preset mine.toml:") and "keeping the current look" in toast
         assert look.params.truncation == 0.5 and look.preset == str(p)
         assert capsys.readouterr().err.strip() == f"live: {toast}"
     touch(p, "truncation = 0.75\n")  # fixed: applies again
-    [(cmds, toast)] = control.reload_changed(look, w.poll(now=20))
+    [(cmds, toast)] = reloader.changed(look, w.poll(now=20))
     assert look.params.truncation == 0.75 and cmds
 
 
@@ -62,7 +67,7 @@ def test_other_presets_are_checked_when_edited(tmp_path, capsys):
     other = tmp_path / "other.toml"
     touch(other, "jitter = 2\n")
     look = Look(make_params(), list(range(12)), seed=0)
-    out = control.reload_changed(look, [other.resolve()])
+    out = control.PresetReloader().changed(look, [other.resolve()])
     assert out == [([], "preset other.toml: jitter = 2 is out of range 0–1")]
     assert "out of range" in capsys.readouterr().err
 
