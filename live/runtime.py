@@ -266,7 +266,7 @@ def _run(opts: LiveOptions, audio: AudioInput, engine, vj) -> int:
                 for cmd in cmds:
                     analysis.commands.put(cmd)
                 if toast:
-                    display.toast(toast)
+                    display.toast(toast, max(1.5, len(toast) / 25))  # long enough to read an error
             if opts.duration is not None and time.monotonic() - t0 >= opts.duration:
                 break
             if audio.status != shown_status:
