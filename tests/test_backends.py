@@ -4,6 +4,8 @@ fp32 backends: uint8 within one level (float outputs within 1e-3 where the engin
 bf16/fp16 backends: PSNR >= 30 dB on the uint8 frames.
 """
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -104,14 +106,20 @@ def test_openvino_second_start_uses_the_model_cache(tiny_model_dir, reference):
         engine.close()
 
 
-def test_openvino_survives_a_corrupt_cache(tiny_model_dir, reference, engine_cache):
+@pytest.mark.parametrize("damage", ["blobs", "everything"])
+def test_openvino_survives_a_corrupt_cache(damage, tiny_model_dir, reference, engine_cache, tmp_path, monkeypatch):
     (z, c, t), ref_u8, _ = reference
-    make("openvino", "fp32", tiny_model_dir).close()  # make sure export and blobs exist
-    for blob in (engine_cache / "openvino").glob("*.blob"):
-        blob.chmod(0o644)
-        blob.write_bytes(b"garbage" * 100)
-    for onnx_file in (engine_cache / "onnx").glob("*-uint8-*.onnx"):
-        onnx_file.write_bytes(onnx_file.read_bytes()[:1000])  # truncated export
+    make("openvino", "fp32", tiny_model_dir).close()  # make sure export, IR and blobs exist
+    cache = tmp_path / "cache"
+    shutil.copytree(engine_cache, cache)  # damage a private copy, not the module's shared cache
+    monkeypatch.setenv("LIVE_CACHE_DIR", str(cache))
+    for path in (cache / "openvino").rglob("*"):
+        if path.is_file() and (damage == "everything" or path.suffix == ".blob"):
+            path.chmod(0o644)
+            path.write_bytes(b"garbage" * 100)
+    if damage == "everything":
+        for onnx_file in (cache / "onnx").glob("*.onnx"):
+            onnx_file.write_bytes(onnx_file.read_bytes()[:1000])  # truncated export
     engine = make("openvino", "fp32", tiny_model_dir)
     try:
         out = engine.render(z[:2], c[:2], t[:2])
