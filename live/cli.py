@@ -254,9 +254,10 @@ def _live(args) -> int:
 
     params, chosen, seed, schedule = look_from_args(args)
     opts = LiveOptions(params=params, classes=chosen, seed=seed, preset=args.preset,
-                       classes_given=bool(args.classes), device=args.device, samplerate=args.samplerate,
+                       classes_given=bool(args.classes or args.lyrics), device=args.device,
+                       samplerate=args.samplerate,
                        blocksize=args.blocksize, channels=args.channels, fullscreen=args.fullscreen,
                        display=args.display, scale_filter=args.scale_filter, duration=args.duration,
                        stats=args.stats, model=args.model or "biggan-deep-128", backend=args.backend,
-                       precision=args.precision, vj=vj_options(args))
+                       precision=args.precision, vj=vj_options(args), schedule=schedule)
     return run_live(opts)

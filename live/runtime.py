@@ -51,6 +51,7 @@ class LiveOptions:
     backend: str = "auto"
     precision: str = "auto"
     vj: object = None  # live.vj.VJOptions: OSC, MIDI, beat cuts, recording
+    schedule: object = None  # LRC lyrics: classes_at(seconds since start) -> class ids
 
 
 class Snapshot(NamedTuple):
@@ -67,9 +68,11 @@ class Analysis(threading.Thread):
     Commands change it through Steering at the current sample position (so a recording replays exactly).
     """
 
-    def __init__(self, audio: AudioInput, look: Look, stop: threading.Event, vj=None):
+    def __init__(self, audio: AudioInput, look: Look, stop: threading.Event, vj=None, schedule=None):
         super().__init__(name="analysis", daemon=True)
         self.audio, self.stop, self.vj = audio, stop, vj
+        # LRC lyrics: class changes go through Steering like any control, so a recording replays them.
+        self.look, self.schedule, self._scheduled = look, schedule, None
         self.recorder = vj.recorder if vj is not None else None
         self.steer = Steering.create(audio.samplerate, look.params, look.classes, look.seed,
                                      self.recorder.event if self.recorder is not None else None)
@@ -93,6 +96,11 @@ class Analysis(threading.Thread):
         while not self.stop.is_set():
             while not self.commands.empty():
                 self.steer.apply(*self.commands.get_nowait())
+            if self.schedule is not None:
+                ids = list(self.schedule.classes_at(pushed / sr))
+                if ids != self._scheduled:  # a hand-picked set holds until the next timed line
+                    self._scheduled, self.look.classes = ids, list(ids)
+                    self.steer.apply("classes", ids)
             x, t_last = self.audio.read(hop)  # <= one hop, so every frame gets its own capture time
             if t_last is None:
                 self.level *= decay
@@ -248,7 +256,7 @@ def _run(opts: LiveOptions, audio: AudioInput, engine, vj) -> int:
                   params=dataclasses.asdict(opts.params), classes=list(opts.classes), device=audio.device_name))
     display = Display(title, (res, res), opts.fullscreen, opts.display, opts.scale_filter)
     stop = threading.Event()
-    analysis = Analysis(audio, look, stop, vj)
+    analysis = Analysis(audio, look, stop, vj, opts.schedule)
     renderer = Renderer(engine, analysis, stop)
     hist, flips = LatencyHist(), collections.deque(maxlen=120)
     displayed, t0 = 0, time.monotonic()

@@ -152,3 +152,23 @@ def test_keys_sound_server_loss_and_q_quit_cleanly(model_dir, music, tmp_path):
     assert "live — pulse (no input)" in out, out  # ...and said "no input" while the server was gone
     s = json.loads(stats.read_text())
     assert s["input_reopens"] >= 1 and s["frames_displayed"] > 0 and s["duration_s"] < 150, s
+
+
+def test_lrc_lyrics_switch_classes_live_and_the_recording_has_it(mic, model_dir, music, tmp_path):
+    from live.classes import class_id
+
+    lrc = tmp_path / "song.lrc"
+    lrc.write_text("[00:00.00]the ocean waves roll onto the sandy beach\n"
+                   "[00:01.00]jellyfish and coral reef under the sea\n"
+                   "[00:02.00]a plate of spaghetti and ice cream for dessert\n")
+    rec = tmp_path / "set"
+    r = run_live(mic, "--model", model_dir, "--backend", "torch", "--duration", "5", "--lyrics", str(lrc),
+                 "--num-classes", "4", "--record", str(rec), "--quiet")
+    assert r.returncode == 0, r.stderr[-2000:]
+    events = [json.loads(line) for line in (rec / "events.jsonl").read_text().splitlines()]
+    changes = [e for e in events if e.get("kind") == "classes"]
+    ice_cream = class_id("ice cream")
+    late = [e for e in changes if ice_cream in e["value"]]
+    sr = json.loads((rec / "session.json").read_text())["samplerate"]
+    assert late, (events, (rec / "audio.wav").stat().st_size / 4 / sr)
+    assert late[0]["pos"] / sr >= 2.0 - 0.1  # switched at its timed line, not before
