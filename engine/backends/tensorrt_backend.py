@@ -33,7 +33,7 @@ VARIANTS = {"fp16": "pixels-fp16", "bf16": "pixels-bf16", "fp32": "pixels"}
 INPUTS = {"z": (Z_DIM,), "c": (NUM_CLASSES,), "t": ()}
 OUTPUT = "pixels"
 log = logging.getLogger(__name__)
-_LOGGER = None
+_LOGGER = _RUNTIME = None
 
 
 def available() -> tuple[bool, str]:
@@ -95,6 +95,7 @@ def build_plan(onnx_path: Path, precision: str, max_batch: int, timing_path: Pat
 
     logger = _trt_logger()
     builder = trt.Builder(logger)
+    # Strong typing: precision comes from the ONNX graph (10.x opt-in; 11.x always on and the flag a no-op).
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
@@ -124,16 +125,21 @@ def build_plan(onnx_path: Path, precision: str, max_batch: int, timing_path: Pat
 
 
 def _deserialize(data: bytes):
+    global _RUNTIME
     import tensorrt as trt
 
     try:
-        engine = trt.Runtime(_trt_logger()).deserialize_cuda_engine(data)
+        if _RUNTIME is None:  # one per process; it must outlive the engines it deserialises
+            _RUNTIME = trt.Runtime(_trt_logger())
+        engine = _RUNTIME.deserialize_cuda_engine(data)
     except Exception:
         return None
     if engine is None:
         return None
     names = {engine.get_tensor_name(i) for i in range(engine.num_io_tensors)}
-    return engine if names == set(INPUTS) | {OUTPUT} else None
+    if names != set(INPUTS) | {OUTPUT} or any(engine.get_tensor_dtype(n) != trt.float32 for n in names):
+        return None  # not an engine of ours (or an older layout): rebuild
+    return engine
 
 
 def load_or_build(model, precision: str, max_batch: int, force: bool = False):
@@ -166,13 +172,6 @@ def load_or_build(model, precision: str, max_batch: int, force: bool = False):
     return engine, path
 
 
-def _torch_dtype(trt_dtype):
-    import tensorrt as trt
-    import torch
-
-    return torch.from_numpy(np.empty(0, dtype=trt.nptype(trt_dtype))).dtype
-
-
 class TensorRTEngine(BaseEngine):
     def __init__(self, engine, resolution: int, max_batch: int, precision: str, cuda_graph: bool = True):
         import torch
@@ -187,7 +186,7 @@ class TensorRTEngine(BaseEngine):
         dev, shape_out = torch.device("cuda"), (self.max_batch, self.resolution, self.resolution, 3)
         self._dev = {name: torch.zeros((self.max_batch, *tail), dtype=torch.float32, device=dev)
                      for name, tail in INPUTS.items()}
-        self._dev[OUTPUT] = torch.zeros(shape_out, dtype=_torch_dtype(engine.get_tensor_dtype(OUTPUT)), device=dev)
+        self._dev[OUTPUT] = torch.zeros(shape_out, dtype=torch.float32, device=dev)  # float pixels 0..255
         self._u8 = torch.zeros(shape_out, dtype=torch.uint8, device=dev)
         self._host = {name: torch.zeros((self.max_batch, *tail), dtype=torch.float32).pin_memory()
                       for name, tail in INPUTS.items()}
