@@ -88,6 +88,23 @@ def test_pixels_variant_is_float_uint8_values(tiny_model_dir, generator):
     assert_close_uint8(out.astype(np.uint8), torch_uint8(generator, z, c, t))
 
 
+def test_fp16_variant_for_tensorrt(tiny_model_dir, generator):
+    """The graph TensorRT builds from: f32 in/out, fp16 body weights, and onnxruntime renders it faithfully."""
+    path = onnx_export.export_onnx(tiny_model_dir, "pixels-fp16")
+    model = onnx.load(str(path))
+    assert all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for i in model.graph.input)
+    assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    conv_weights = {n.input[1] for n in model.graph.node if n.op_type == "Conv"}
+    types = {i.data_type for i in model.graph.initializer if i.name in conv_weights}
+    assert types == {onnx.TensorProto.FLOAT16}
+    z, c, t = inputs(3, seed=2)
+    t = np.clip(t, 0.3, 1.0)
+    z = np.clip(z, -2, 2) * t[:, None]
+    out = run_ort(path, z, c, t)
+    ref = torch_uint8(generator, z, c, t).astype(np.float64)
+    assert 10 * np.log10(255.0 ** 2 / np.mean((out - ref) ** 2)) >= 30.0
+
+
 def test_export_is_cached_and_keyed(tiny_model_dir, generator):
     path = onnx_export.export_onnx(tiny_model_dir)
     stamp = path.stat().st_mtime_ns
