@@ -3,8 +3,9 @@
 
 Reference = pytorch_pretrained_biggan.BigGAN as the original visualizer runs it: from_pretrained(dir), fp32,
 spectral-norm hooks active (eval mode: no power iteration), truncation a Python float, frames generated
---ref-batch at a time (the visualizer's default --batch_size is 30), output moved to numpy. It is also timed
-at each --batches size for a like-for-like ratio. Models: engine.testmodel.make_random_model at channel width
+--ref-batch at a time (the visualizer's default --batch_size is 30), output moved to numpy. (The visualizer
+never calls eval(), so it also power-iterates every spectral norm per forward: a negligible extra.) It is also
+timed at each --batches size for a like-for-like ratio; at 512 px a batch of 30 needs ~10+ GB of RAM. Models: engine.testmodel.make_random_model at channel width
 128 (the real models' size and cost), cached under cache_dir("bench-models"); nothing is downloaded.
   python tools/bench.py --resolutions 128 --batches 1 8 --repeats 5 --json bench.json
 Medians after warm-up. Don't run the full table on a busy machine: the numbers are only as quiet as the CPU.
