@@ -1,8 +1,18 @@
 """Shared fixtures."""
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Tests (and the `live` subprocesses they start) cache ONNX files, compiled engines and class embeddings in
+# a folder of their own, never in the user's cache.
+if "LIVE_CACHE_DIR" not in os.environ:
+    os.environ["LIVE_CACHE_DIR"] = tempfile.mkdtemp(prefix="live-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["LIVE_CACHE_DIR"], True)
 
 
 @pytest.fixture(scope="session")
