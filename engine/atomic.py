@@ -19,6 +19,7 @@ def atomic_output(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".tmp-", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; the result is an ordinary file
     tmp = Path(tmp_name)
     try:
         yield tmp
@@ -34,4 +35,17 @@ def write_bytes_atomic(path, data: bytes) -> Path:
     """Write data to path atomically; returns path."""
     with atomic_output(path) as tmp:
         tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text_atomic(path, text: str) -> Path:
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def save_npz_atomic(path, **arrays) -> Path:
+    """np.savez to path atomically (through a file object, so numpy adds no .npz suffix to the temp name)."""
+    import numpy as np
+
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
     return Path(path)

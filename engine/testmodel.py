@@ -7,7 +7,6 @@ saturated), a non-zero attention gamma (so attention is exercised) and an initia
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -121,8 +120,6 @@ def make_random_model(out_dir, resolution: int = 128, channel_width: int = 128, 
     state = model.state_dict()
     with atomic_output(out / WEIGHTS_NAME) as tmp:
         torch.save(state, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
     with atomic_output(out / CONFIG_NAME) as tmp:
         tmp.write_text(config.to_json_string(), encoding="utf-8")
-        os.chmod(tmp, 0o644)
     return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import sys
 import urllib.request
 from pathlib import Path
@@ -70,7 +69,6 @@ def _download(url: str, dest: Path, label: str) -> None:
                     bar.update(len(chunk))
             if total is not None and done != total:
                 raise OSError(f"connection closed after {done} of {total} bytes")
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600
     except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts are OSErrors
         reason = getattr(exc, "reason", None) or exc
         raise EngineError(f"download of {label} failed ({reason}); offline? Get {CONFIG_NAME} and {WEIGHTS_NAME} "

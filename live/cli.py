@@ -149,8 +149,8 @@ def _list_classes(args) -> int:
 
 def look_from_args(args):
     """(WalkerParams, classes, seed, lyrics schedule or None) from preset + flags: live mode and export."""
-    from live.config import PARAM_SPECS, load_preset, make_params
     from live import classes as cls
+    from live.config import PARAM_SPECS, load_preset, make_params
 
     preset = load_preset(args.preset)
     overrides = {k: getattr(args, k) for k in PARAM_SPECS if getattr(args, k) is not None}
@@ -209,7 +209,8 @@ def _export(args) -> int:
     if source is not None:
         source.finish(args.save_latents)
     print(f"wrote {args.output}: {stats['frames']} frames, {stats['duration_s']:.1f} s, "
-          f"{stats['ms_per_frame']:.0f} ms/frame ({engine.name})", file=sys.stderr)
+          f"{stats['ms_per_frame']:.0f} ms/frame end to end, engine {stats['engine_ms_per_frame']:.0f} ms "
+          f"({engine.name})", file=sys.stderr)
     return 0
 
 

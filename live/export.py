@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 import av
 import numpy as np
 
+from engine.atomic import save_npz_atomic
 from live import audio_file
 from live.config import WalkerParams
 from live.errors import UserError
@@ -181,15 +182,7 @@ class _LatentLog:
         self.t = np.zeros(n, np.float32)
 
     def save(self, path: str) -> None:
-        d = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".npz", dir=d)
-        os.close(fd)
-        try:
-            np.savez(tmp, z=self.z, c=self.c, t=self.t)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        save_npz_atomic(path, z=self.z, c=self.c, t=self.t)
 
 
 def _produce(job: ExportJob, info, dur: float, n_frames: int, work: queue.Queue, stop: threading.Event,

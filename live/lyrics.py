@@ -32,7 +32,7 @@ import numpy as np
 
 from live import classes
 from live.errors import UserError
-from live.lyrics_model import class_texts, label_embeddings, load_text_model
+from live.lyrics_model import label_embeddings, load_text_model
 from live.lyrics_text import Lyrics, read_lyrics
 
 SCORINGS = ("weighted", "seed")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_output
 from engine.cache import cache_dir
 from live.classes import LABELS, SYNONYMS
 from live.errors import UserError
@@ -200,12 +200,7 @@ def _load_npy(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
 def _save_npy(path: Path, arr: np.ndarray) -> None:
     """Temp file in the same directory, then os.replace: readers never see half a file."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".tmp-", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
+        with atomic_output(path) as tmp, open(tmp, "wb") as f:
             np.save(f, arr)
-        os.replace(tmp, path)
     except OSError:  # a read-only cache only costs a recompute next time
-        try:
-            os.unlink(tmp)
-        except (OSError, UnboundLocalError):
-            pass
+        pass

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
-import tomllib
 from pathlib import Path
 
+import tomllib
+
+from engine.atomic import write_text_atomic
 from live.config import PARAM_SPECS
 from live.errors import UserError
 
@@ -82,11 +83,7 @@ class MidiMap:
         lines += ["", "[cc]"] + [f'{k} = "{v}"' for k, v in sorted(self.cc.items())]
         if self.program:
             lines += ["", "[program]"] + [f'{k} = "{v}"' for k, v in sorted(self.program.items())]
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=p.name + ".tmp-", dir=p.parent)
-        with os.fdopen(fd, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        os.replace(tmp, p)
+        write_text_atomic(p, "\n".join(lines) + "\n")
 
 
 class MidiControl:

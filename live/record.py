@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import platform
 import queue
 import struct
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import save_npz_atomic, write_text_atomic
 from live.errors import UserError
 from live.events import Event, to_json
 
@@ -29,12 +28,8 @@ Z, C = 128, 1000
 ROW = Z + C + 2  # z, c, t, time_s as float32
 
 
-def write_json(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+def write_json(path, data: dict) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 class WavWriter:
@@ -191,13 +186,7 @@ class Recorder:
         spool = self.dir / "latents.spool"
         n = spool.stat().st_size // (4 * ROW)
         rows = np.memmap(spool, np.float32, "r", shape=(n, ROW)) if n else np.zeros((0, ROW), np.float32)
-        fd, tmp = tempfile.mkstemp(prefix="latents.npz.tmp-", suffix=".npz", dir=self.dir)
-        os.close(fd)
-        try:
-            np.savez(tmp, z=rows[:, :Z], c=rows[:, Z:Z + C], t=rows[:, -2], time_s=rows[:, -1])
-            os.replace(tmp, self.dir / "latents.npz")
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        save_npz_atomic(self.dir / "latents.npz", z=rows[:, :Z], c=rows[:, Z:Z + C], t=rows[:, -2],
+                        time_s=rows[:, -1])
         del rows
         spool.unlink()

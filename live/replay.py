@@ -11,9 +11,7 @@ latents.npz, not one per video frame as a plain export does: that is what "same 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from engine.atomic import save_npz_atomic
 from live.config import WalkerParams
 from live.errors import UserError
 from live.events import Event, Steering, from_json
@@ -93,15 +92,7 @@ class StepLog:
         return dict(z=z, c=c, t=t, time_s=ts)
 
     def save(self, path: str) -> None:
-        d = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".npz", dir=d)
-        os.close(fd)
-        try:
-            np.savez(tmp, **self.arrays())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        save_npz_atomic(path, **self.arrays())
 
 
 class ReplaySource:

@@ -10,7 +10,7 @@ import pytest
 
 from live import classes, lyrics_model
 from live.errors import UserError
-from live.lyrics import choose_classes, format_classes, list_classes, score_lyrics
+from live.lyrics import choose_classes, format_classes, list_classes
 from live.lyrics_schedule import lyrics_schedule
 from live.lyrics_text import parse_lyrics, read_lyrics
 
