@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import os
 import queue
-import tempfile
 import threading
 import time
 from typing import NamedTuple
@@ -26,9 +24,7 @@ from live.display import Display
 from live.errors import UserError
 from live.events import Steering
 from live.look import Look
-
-STATS_KEYS = ("frames_rendered", "frames_displayed", "duration_s", "fps_rendered", "fps_displayed",
-              "latency_ms_p50", "latency_ms_p95", "xruns", "dropped_frames", "backend", "resolution", "device")
+from live.stats import LatencyHist, rate, write_stats
 
 
 @dataclasses.dataclass
@@ -178,41 +174,6 @@ class Renderer(threading.Thread):
             return item
 
 
-class LatencyHist:
-    """Percentiles in flat memory: 0.5 ms bins up to 5 s (a 10-minute set would otherwise grow a list)."""
-
-    BIN_MS, N = 0.5, 10000
-
-    def __init__(self):
-        self.counts = np.zeros(self.N, np.int64)
-        self.recent: collections.deque = collections.deque(maxlen=60)
-
-    def add(self, ms: float):
-        self.counts[min(self.N - 1, max(0, int(ms / self.BIN_MS)))] += 1
-        self.recent.append(ms)
-
-    def percentile(self, p: float) -> float | None:
-        total = int(self.counts.sum())
-        if total == 0:
-            return None
-        i = int(np.searchsorted(np.cumsum(self.counts), p / 100 * total))
-        return round((i + 0.5) * self.BIN_MS, 1)
-
-
-def _rate(times) -> float:
-    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
-
-
-def write_stats(path: str, stats: dict):
-    """JSON, written under a temp name and renamed, so a reader never sees half a file."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=d)
-    with os.fdopen(fd, "w") as f:
-        json.dump(stats, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def _create_engine(opts: LiveOptions):
     from engine.backends import create_engine
     return create_engine(opts.model, backend=opts.backend, precision=opts.precision, max_batch=1)
@@ -328,7 +289,7 @@ def _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) -> l
     state = {"ok": "", "starting": "  (waiting for audio)", "no input": "  NO INPUT - reconnecting"}
     names = ", ".join(look.class_names())
     sel = display.selected
-    return [f"render {_rate(renderer.render_times):.1f} fps   display {_rate(flips):.1f} fps   latency {lat_s}",
+    return [f"render {rate(renderer.render_times):.1f} fps   display {rate(flips):.1f} fps   latency {lat_s}",
             f"{engine.name}  {engine.resolution}px   preset {look.preset}" + ("   FROZEN" if look.frozen else ""),
             f"in: {audio.device_name[:32]}{state.get(audio.status, '')}   xruns {audio.xruns}",
             f"classes: {names[:70]}" + ("..." if len(names) > 70 else ""),

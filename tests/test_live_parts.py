@@ -12,7 +12,7 @@ from live.audio_in import Ring
 from live.config import PARAM_SPECS, make_params
 from live.display import KEY_HELP, PARAM_KEYS
 from live.look import Look, preset_order
-from live.runtime import STATS_KEYS, LatencyHist, write_stats
+from live.stats import STATS_KEYS, LatencyHist, write_stats
 
 
 def test_ring_mixes_to_mono_wraps_and_stamps():
