@@ -127,10 +127,6 @@ class Ring:
         self.rpos = end
         return out, t_end - (end_all - end) / self.sr
 
-    def available(self) -> int:
-        b = self.blocks
-        return int(self.st_end[(b - 1) & (_STAMPS - 1)]) - self.rpos if b else 0
-
 
 class AudioInput:
     """Capture from one input device into a mono float32 ring; `read()` drains it from one consumer thread."""
@@ -257,9 +253,3 @@ class AudioInput:
         if self._watch is not None and self._watch is not threading.current_thread():
             self._watch.join(timeout=3)
         self._close_stream()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from live import __version__
 from live.errors import UserError
@@ -147,8 +148,16 @@ def _list_classes(args) -> int:
     return 0
 
 
-def look_from_args(args):
-    """(WalkerParams, classes, seed, lyrics schedule or None) from preset + flags: live mode and export."""
+class LookArgs(NamedTuple):
+    params: object  # WalkerParams
+    classes: list
+    seed: int
+    schedule: object  # LRC lyrics schedule, or None
+    classes_given: bool  # chosen by the user (flags, preset, lyrics), not drawn at random
+
+
+def look_from_args(args) -> LookArgs:
+    """The look from preset + flags: shared by live mode and export."""
     from live import classes as cls
     from live.config import PARAM_SPECS, load_preset, make_params
 
@@ -165,24 +174,24 @@ def look_from_args(args):
             print("live: choosing classes from the lyrics (loading the text model)...", file=sys.stderr)
         schedule = lyrics_schedule(args.lyrics, params.num_classes, args.lyrics_scoring, args.text_model,
                                    args.lyrics_offset)
-        chosen = schedule.classes_at(getattr(args, "start", 0.0) or 0.0)
-        return params, chosen, seed, (None if schedule.is_static else schedule)
+        # The walk starts at 0 s (also with --start), so it starts from the first set; lines switch later.
+        return LookArgs(params, schedule.initial, seed, None if schedule.is_static else schedule, True)
     spec = args.classes or preset.get("classes")
     chosen = cls.resolve_classes(spec) if spec else cls.random_classes(params.num_classes, seed)
-    return params, chosen, seed, None
+    return LookArgs(params, chosen, seed, None, bool(spec))
 
 
 def _export(args) -> int:
     if not args.output:
         raise UserError("--export needs -o FILE.mp4: where to write the video")
-    if args.fps <= 0 or args.fps > 240:
+    if not 1 <= args.fps <= 240:
         raise UserError(f"--fps {args.fps:g} is out of range 1–240")
     if args.batch < 1 or args.batch > 64:
         raise UserError(f"--batch {args.batch} is out of range 1–64")
     if args.duration is not None and args.duration <= 0:
         raise UserError(f"--duration {args.duration:g} must be positive")
     from live import audio_file
-    from live.export import ExportJob, run_export
+    from live.export import ExportJob, prepare, run_export
 
     source, audio, schedule = None, args.export, None
     if args.replay is not None:
@@ -193,17 +202,18 @@ def _export(args) -> int:
         raise UserError("--export needs an audio file: live --export song.mp3 -o song.mp4")
     else:
         audio_file.check_input(args.export)
-        params, chosen, seed, schedule = look_from_args(args)
-    from engine.backends import create_engine
-
-    engine = create_engine(args.model or "biggan-deep-512", backend=args.backend, precision=args.precision,
-                           max_batch=args.batch)
+        params, chosen, seed, schedule, _ = look_from_args(args)
     job = ExportJob(audio=audio, output=args.output, params=params, classes=chosen, seed=seed,
                     fps=args.fps, start=args.start, duration=args.duration, batch=args.batch,
                     save_latents=None if source else args.save_latents, source=source,
                     schedule=schedule)
+    prepared = prepare(job)  # input, times and output checked before the (slow) model load
+    from engine.backends import create_engine
+
+    engine = create_engine(args.model or "biggan-deep-512", backend=args.backend, precision=args.precision,
+                           max_batch=args.batch)
     try:
-        stats = run_export(job, engine, progress=not args.quiet)
+        stats = run_export(job, engine, progress=not args.quiet, prepared=prepared)
     finally:
         engine.close()
     if source is not None:
@@ -253,12 +263,11 @@ def _live(args) -> int:
     from live.runtime import LiveOptions, run_live
     from live.vj import options_from as vj_options
 
-    params, chosen, seed, schedule = look_from_args(args)
-    opts = LiveOptions(params=params, classes=chosen, seed=seed, preset=args.preset,
-                       classes_given=bool(args.classes or args.lyrics), device=args.device,
-                       samplerate=args.samplerate,
+    look = look_from_args(args)
+    opts = LiveOptions(params=look.params, classes=look.classes, seed=look.seed, preset=args.preset,
+                       classes_given=look.classes_given, device=args.device, samplerate=args.samplerate,
                        blocksize=args.blocksize, channels=args.channels, fullscreen=args.fullscreen,
                        display=args.display, scale_filter=args.scale_filter, duration=args.duration,
                        stats=args.stats, model=args.model or "biggan-deep-128", backend=args.backend,
-                       precision=args.precision, vj=vj_options(args), schedule=schedule)
+                       precision=args.precision, vj=vj_options(args), schedule=look.schedule)
     return run_live(opts)

@@ -67,6 +67,13 @@ def from_json(line: str) -> Event:
     return Event(pos, kind, value)
 
 
+def schedule_events(schedule, sr: int) -> deque:
+    """LRC lyrics (classes_at/changes) as class events at sample positions, fed like recorded events."""
+    if schedule is None:
+        return deque()
+    return deque(Event(max(0, int(round(t * sr))), "classes", list(ids)) for t, ids in schedule.changes())
+
+
 class Steering:
     """A Trajectory driven by control events at sample positions (live: apply + push; replay: feed).
 
@@ -84,10 +91,6 @@ class Steering:
     def create(cls, sr: int, params: WalkerParams, classes: Iterable[int], seed: int, on_event=None):
         return cls(Trajectory(sr, params, list(classes), seed), params, classes, seed, on_event)
 
-    @property
-    def frozen(self) -> bool:
-        return self.traj.frozen
-
     def apply(self, kind: str, value) -> None:
         """Apply one control change now, at self.pos."""
         traj = self.traj
@@ -95,7 +98,7 @@ class Steering:
             self.params = value
             traj.walker.set_params(value)
         elif kind == "classes":
-            self.classes = traj.classes = [int(k) for k in value]
+            self.classes = [int(k) for k in value]
             traj.walker.set_classes(self.classes)
         elif kind == "reseed":
             self.seed = int(value)

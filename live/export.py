@@ -23,7 +23,7 @@ from engine.atomic import save_npz_atomic
 from live import audio_file
 from live.config import WalkerParams
 from live.errors import UserError
-from live.trajectory import Trajectory
+from live.events import Steering, schedule_events
 
 _DONE = object()
 
@@ -58,12 +58,19 @@ def frame_count(info_duration: float, start: float, duration: Optional[float], f
     return dur, n
 
 
-def _writable_temp(output: str) -> str:
+def _check_output(output: str) -> str:
     out_dir = os.path.dirname(os.path.abspath(output)) or "."
     if os.path.isdir(output):
         raise UserError(f"output '{output}' is a directory: pass a file name such as song.mp4")
     if not os.path.isdir(out_dir):
         raise UserError(f"output folder '{out_dir}' does not exist: create it or choose another -o path")
+    if not os.access(out_dir, os.W_OK):
+        raise UserError(f"cannot write to '{out_dir}': choose another -o path")
+    return out_dir
+
+
+def _writable_temp(output: str) -> str:
+    out_dir = _check_output(output)
     try:
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(output) + ".", suffix=".part", dir=out_dir)
     except OSError as e:
@@ -90,13 +97,15 @@ class _Worker(threading.Thread):
             raise self.error
 
 
-def _put(q: queue.Queue, item, stop: threading.Event) -> None:
+def _put(q: queue.Queue, item, stop: threading.Event, consumer: Optional[_Worker] = None) -> None:
+    """Blocking put that gives up when stopped, and re-raises if the consumer died (no hang on a full queue)."""
     while not stop.is_set():
         try:
             q.put(item, timeout=0.1)
             return
         except queue.Full:
-            pass
+            if consumer is not None:
+                _alive(consumer)
 
 
 def _get(q: queue.Queue, worker: _Worker):
@@ -104,29 +113,43 @@ def _get(q: queue.Queue, worker: _Worker):
         try:
             return q.get(timeout=0.1)
         except queue.Empty:
-            worker.check()
-            if not worker.is_alive():
-                worker.check()
-                raise RuntimeError(f"{worker.name} thread stopped")
+            _alive(worker)
 
 
-def run_export(job: ExportJob, engine, progress: bool = True) -> dict:
-    """Renders job with engine (render(z, c, t) -> uint8 [B,H,W,3]); returns figures of the run."""
+def _alive(worker: _Worker) -> None:
+    worker.check()
+    if not worker.is_alive():
+        worker.check()
+        raise RuntimeError(f"{worker.name} thread stopped")
+
+
+def prepare(job: ExportJob) -> tuple:
+    """Everything a user can get wrong, checked before the (slow) model load: (info, duration, frames)."""
     info = audio_file.probe(job.audio)
     dur, n_frames = frame_count(info.duration_s, job.start, job.duration, job.fps)
+    _check_output(job.output)
+    if job.save_latents:
+        _check_output(job.save_latents)
+    return info, dur, n_frames
+
+
+def run_export(job: ExportJob, engine, progress: bool = True, prepared: Optional[tuple] = None) -> dict:
+    """Renders job with engine (render(z, c, t) -> uint8 [B,H,W,3]); returns figures of the run."""
+    info, dur, n_frames = prepared or prepare(job)
     tmp = _writable_temp(job.output)
     stop = threading.Event()
     work: queue.Queue = queue.Queue(maxsize=4)  # latent batches and audio chunks, in time order
     encode: queue.Queue = queue.Queue(maxsize=3)
     latents = _LatentLog(n_frames) if job.save_latents else None
     producer = _Worker(lambda: _produce(job, info, dur, n_frames, work, stop, latents), "analysis")
-    container = av.open(tmp, "w", format="mp4")
-    encoder = _Worker(lambda: _encode(container, job, info, engine.resolution, encode, stop), "encoder")
+    container = encoder = bar = None
     t0 = time.perf_counter()
     render_s = 0.0
     ok = False
-    bar = _progress_bar(n_frames, progress)
     try:
+        container = av.open(tmp, "w", format="mp4")
+        encoder = _Worker(lambda: _encode(container, job, info, engine.resolution, encode, stop), "encoder")
+        bar = _progress_bar(n_frames, progress)
         producer.start()
         encoder.start()
         while True:
@@ -138,29 +161,35 @@ def run_export(job: ExportJob, engine, progress: bool = True) -> dict:
                 r0 = time.perf_counter()
                 frames = engine.render(z, c, t)
                 render_s += time.perf_counter() - r0
-                _put(encode, ("video", frames), stop)
-                encoder.check()
+                _put(encode, ("video", frames), stop, encoder)
                 bar.update(len(frames))
             else:
-                _put(encode, item, stop)
-        _put(encode, _DONE, stop)
+                _put(encode, item, stop, encoder)
+        _put(encode, _DONE, stop, encoder)
         encoder.join()
         encoder.check()
         container.close()
-        if latents is not None:
-            latents.save(job.save_latents)
         os.replace(tmp, job.output)
         ok = True
     finally:
         stop.set()
-        bar.close()
+        if bar is not None:
+            bar.close()
         if not ok:
+            if encoder is not None and encoder.is_alive():
+                encoder.join(timeout=5)  # never close the container under a muxing thread
             try:
-                container.close()
+                if container is not None:
+                    container.close()
             except Exception:
                 pass
             if os.path.exists(tmp):
                 os.remove(tmp)
+    if latents is not None:  # after the rename: a latents problem never costs the finished video
+        try:
+            latents.save(job.save_latents)
+        except OSError as e:
+            raise UserError(f"wrote {job.output} but not --save-latents {job.save_latents} ({e.strerror})")
     wall = time.perf_counter() - t0
     return {"frames": n_frames, "duration_s": dur, "wall_s": wall, "ms_per_frame": 1000 * wall / n_frames,
             "engine_ms_per_frame": 1000 * render_s / n_frames}
@@ -189,10 +218,11 @@ def _produce(job: ExportJob, info, dur: float, n_frames: int, work: queue.Queue,
              latents: Optional[_LatentLog]) -> None:
     """Decode from 0 (so a clip looks like the same part of the full render), step the walker, cut frames."""
     if job.source is not None:
-        traj, blocks = job.source.trajectory(), job.source.blocks(info)
-    else:
-        traj = Trajectory(audio_file.ANALYSIS_SR, job.params, job.classes, job.seed, job.schedule)
-        blocks = audio_file.blocks(info)
+        push, blocks = job.source.push, job.source.blocks(info)
+    else:  # lyrics lines become class events at their samples, as in live mode and replay
+        steer = Steering.create(audio_file.ANALYSIS_SR, job.params, job.classes, job.seed)
+        events = schedule_events(job.schedule, audio_file.ANALYSIS_SR)
+        push, blocks = (lambda mono: steer.feed(mono, events)), audio_file.blocks(info)
     out_lo = int(round(job.start * info.output_rate))
     out_hi = out_lo + int(round(dur * info.output_rate))
     out_pos = 0
@@ -216,7 +246,7 @@ def _produce(job: ExportJob, info, dur: float, n_frames: int, work: queue.Queue,
     for mono, planar in blocks:
         if stop.is_set():
             return
-        for time_s, state in traj.push(mono):
+        for time_s, state in push(mono):
             while k < n_frames and job.start + k / job.fps < time_s:
                 emit(last if last is not None else state)
             last = state
@@ -234,6 +264,14 @@ def _produce(job: ExportJob, info, dur: float, n_frames: int, work: queue.Queue,
 
 
 def _encode(container, job: ExportJob, info, size: int, q: queue.Queue, stop: threading.Event) -> None:
+    try:
+        _encode_loop(container, job, info, size, q, stop)
+    except (OSError, av.error.FFmpegError) as e:
+        reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
+        raise UserError(f"cannot write '{job.output}' ({reason}): check free space or choose another -o path")
+
+
+def _encode_loop(container, job: ExportJob, info, size: int, q: queue.Queue, stop: threading.Event) -> None:
     fps = Fraction(job.fps).limit_denominator(1001)
     video = container.add_stream("libx264", rate=fps)
     video.width = video.height = size

@@ -42,12 +42,17 @@ class _RunningPeak:
         return x / self.peak
 
 
+def hop_samples(sr: int) -> int:
+    """The analysis hop at this sample rate: the seed's frame, in whole samples."""
+    return round(sr * REF_HOP / REF_SR)
+
+
 class FeatureExtractor:
     def __init__(self, sr: int):
         if sr < 8000:
             raise ValueError(f"sample rate {sr} Hz is too low for the analysis (need >= 8000 Hz)")
         self.sr = int(sr)
-        self.hop = round(sr * REF_HOP / REF_SR)
+        self.hop = hop_samples(sr)
         self.hop_s = self.hop / sr
         self.win = round(sr * REF_WIN / REF_SR)
         self.n_fft = scipy.fft.next_fast_len(self.win, real=True)

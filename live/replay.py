@@ -25,7 +25,7 @@ from live.errors import UserError
 from live.events import Event, Steering, from_json
 
 
-@dataclass
+@dataclass(frozen=True)
 class Recording:
     dir: Path
     wav: Path
@@ -109,9 +109,6 @@ class ReplaySource:
         self._file = sf.SoundFile(str(rec.wav))
         self.frames = self._file.frames
 
-    def trajectory(self) -> "ReplaySource":
-        return self
-
     def push(self, mono: np.ndarray) -> list:
         out = self.steering.feed(mono, self.events)
         if self.log is not None:
@@ -150,7 +147,8 @@ def source_from_args(args) -> ReplaySource:
     if args.export:
         raise UserError(f"--replay takes its audio from {args.replay}: drop {args.export!r} after --export")
     given = [f"--{k.replace('_', '-')}" for k in PARAM_SPECS if getattr(args, k, None) is not None]
-    given += [f for f, v in (("--classes", args.classes), ("--seed", args.seed)) if v is not None]
+    given += [f for f, v in (("--classes", args.classes), ("--seed", args.seed), ("--lyrics", args.lyrics))
+              if v is not None]
     if args.preset != "default":
         given.append("--preset")
     if given:

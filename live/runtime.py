@@ -19,15 +19,16 @@ from typing import NamedTuple
 import numpy as np
 
 from live.audio_in import AudioInput
+from live.classes import LABELS
 from live.config import WalkerParams
 from live.display import Display
 from live.errors import UserError
-from live.events import Steering
+from live.events import Steering, schedule_events
 from live.look import Look
 from live.stats import LatencyHist, rate, write_stats
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class LiveOptions:
     params: WalkerParams
     classes: list
@@ -67,8 +68,8 @@ class Analysis(threading.Thread):
     def __init__(self, audio: AudioInput, look: Look, stop: threading.Event, vj=None, schedule=None):
         super().__init__(name="analysis", daemon=True)
         self.audio, self.stop, self.vj = audio, stop, vj
-        # LRC lyrics: class changes go through Steering like any control, so a recording replays them.
-        self.look, self.schedule, self._scheduled = look, schedule, None
+        # LRC lyrics: class events at their samples (seconds since start), recorded like any control.
+        self.scheduled = schedule_events(schedule, audio.samplerate)
         self.recorder = vj.recorder if vj is not None else None
         self.steer = Steering.create(audio.samplerate, look.params, look.classes, look.seed,
                                      self.recorder.event if self.recorder is not None else None)
@@ -92,11 +93,6 @@ class Analysis(threading.Thread):
         while not self.stop.is_set():
             while not self.commands.empty():
                 self.steer.apply(*self.commands.get_nowait())
-            if self.schedule is not None:
-                ids = list(self.schedule.classes_at(pushed / sr))
-                if ids != self._scheduled:  # a hand-picked set holds until the next timed line
-                    self._scheduled, self.look.classes = ids, list(ids)
-                    self.steer.apply("classes", ids)
             x, t_last = self.audio.read(hop)  # <= one hop, so every frame gets its own capture time
             if t_last is None:
                 self.level *= decay
@@ -110,7 +106,7 @@ class Analysis(threading.Thread):
             capture = lambda time_s: t_last - (pushed - round(time_s * sr)) / sr  # frame i ends at (i+1)*hop
             if self.vj is not None:
                 self.steer.traj.on_frame = lambda fr: self.vj.on_frame(fr, capture(fr.time_s))
-            for time_s, st in self.steer.push(x):
+            for time_s, st in self.steer.feed(x, self.scheduled):
                 if self.recorder is not None:
                     self.recorder.step(time_s, st)
                 seq += 1
@@ -153,7 +149,8 @@ class Renderer(threading.Thread):
             self.rendered += 1
             self.render_times.append(time.monotonic())
             if prev is not None:
-                self.motion_sum += float(np.mean(np.abs(img.astype(np.int16) - prev)))
+                # every 4th pixel: the stat costs little on the render thread, even at 512 px
+                self.motion_sum += float(np.mean(np.abs(img[::4, ::4].astype(np.int16) - prev[::4, ::4])))
                 self.motion_n += 1
             prev = img
             with self._lock:
@@ -213,9 +210,14 @@ def _run(opts: LiveOptions, audio: AudioInput, engine, vj) -> int:
     look = Look(opts.params, opts.classes, opts.seed, opts.preset, opts.classes_given)
     res = int(engine.resolution)
     title = f"live — {audio.device_name}"
-    vj.start(dict(seed=opts.seed, preset=opts.preset, model=opts.model, backend=engine.name, resolution=res,
-                  params=dataclasses.asdict(opts.params), classes=list(opts.classes), device=audio.device_name))
     display = Display(title, (res, res), opts.fullscreen, opts.display, opts.scale_filter)
+    try:  # the recording starts once the window is up, so a failed start leaves no recording behind
+        vj.start(dict(seed=opts.seed, preset=opts.preset, model=opts.model, backend=engine.name, resolution=res,
+                      params=dataclasses.asdict(opts.params), classes=list(opts.classes),
+                      device=audio.device_name))
+    except BaseException:
+        display.close()
+        raise
     stop = threading.Event()
     analysis = Analysis(audio, look, stop, vj, opts.schedule)
     renderer = Renderer(engine, analysis, stop)
@@ -287,7 +289,8 @@ def _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) -> l
     lat = sorted(hist.recent)
     lat_s = f"{lat[len(lat) // 2]:.0f} ms" if lat else "-"
     state = {"ok": "", "starting": "  (waiting for audio)", "no input": "  NO INPUT - reconnecting"}
-    names = ", ".join(look.class_names())
+    steer = analysis.steer  # the classes in force (lyrics lines change them on the analysis thread)
+    names = ", ".join(LABELS[i] for i in steer.classes[: steer.params.num_classes])
     sel = display.selected
     return [f"render {rate(renderer.render_times):.1f} fps   display {rate(flips):.1f} fps   latency {lat_s}",
             f"{engine.name}  {engine.resolution}px   preset {look.preset}" + ("   FROZEN" if look.frozen else ""),

@@ -11,13 +11,11 @@ from live.walker import State, Walker
 
 
 class Trajectory:
-    """Feeds audio blocks through features and the walker; a lyrics schedule may switch classes by time."""
+    """Feeds audio blocks through features and the walker (control changes come through live.events)."""
 
-    def __init__(self, sr: int, params: WalkerParams, classes: Sequence[int], seed: int, schedule=None):
+    def __init__(self, sr: int, params: WalkerParams, classes: Sequence[int], seed: int):
         self.features = FeatureExtractor(sr)
         self.walker = Walker(params, list(classes), seed, self.features.hop_s)
-        self.schedule = schedule  # object with classes_at(time_s) -> list[int], or None
-        self.classes = list(classes)
         self.frozen = False  # frames still run through the features, the walker holds (live 'freeze')
         self.on_frame = None  # callable(Frame) seeing every feature frame (beat tracking, OSC out)
 
@@ -33,10 +31,5 @@ class Trajectory:
                 self.on_frame(frame)
             if self.frozen:
                 continue
-            if self.schedule is not None:
-                wanted = list(self.schedule.classes_at(frame.time_s))
-                if wanted != self.classes:
-                    self.classes = wanted
-                    self.walker.set_classes(wanted)
             out.append((frame.time_s, self.walker.step(frame)))
         return out

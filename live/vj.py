@@ -17,10 +17,10 @@ from pathlib import Path
 from live import control
 from live.beat import BeatCounter, BeatTracker
 from live.errors import UserError
-from live.features import REF_HOP, REF_SR
+from live.features import hop_samples
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class VJOptions:
     midi: str | None = None  # input port name substring
     midi_map: str | None = None  # TOML file
@@ -38,8 +38,7 @@ class VJ:
 
         self.opts = opts
         self.inbox = control.Inbox()
-        hop_s = round(samplerate * REF_HOP / REF_SR) / samplerate  # the features' hop at this rate
-        self.beat = BeatTracker(hop_s)
+        self.beat = BeatTracker(hop_samples(samplerate) / samplerate)
         self.counter = BeatCounter(opts.cut_on_beat) if opts.cut_on_beat else None
         self._taps: collections.deque = collections.deque()  # time.monotonic of taps (main -> analysis)
         self.midi_ctl = self._midi_control(opts)
