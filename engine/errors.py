@@ -1,6 +1,11 @@
 """The engine's one user-facing error type."""
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (some have none), for one-line errors."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:limit]
+
+
 class EngineError(Exception):
     """An expected engine failure (no weights, offline, bad model dir, unusable backend...).
 

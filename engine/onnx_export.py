@@ -27,7 +27,7 @@ from torch import nn
 
 from .atomic import atomic_output
 from .cache import cache_dir
-from .errors import EngineError
+from .errors import EngineError, first_line
 
 EXPORT_VERSION = "1"  # bump whenever the exported graph would differ for the same weights
 VARIANTS = ("uint8", "pixels", "pixels-fp16", "pixels-bf16")
@@ -149,7 +149,7 @@ def _export(gen: nn.Module, variant: str, dest: Path) -> None:
             torch.onnx.export(module, example, str(tmp), dynamo=True, input_names=list(INPUT_NAMES),
                               output_names=[OUTPUT_NAME[variant]], dynamic_shapes=dyn, external_data=False)
         except Exception as exc:
-            raise EngineError(f"ONNX export failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            raise EngineError(f"ONNX export failed ({type(exc).__name__}: {first_line(exc)}); "
                               f"use --backend torch") from None
         finally:
             quiet.setLevel(level)

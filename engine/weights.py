@@ -112,7 +112,7 @@ def check_state(config: dict, state: dict) -> None:
         problems.append(f"missing keys {_few(missing)}")
     if unexpected:
         problems.append(f"unexpected keys {_few(unexpected)}")
-    wrong = [f"{k} {tuple(state[k].shape)} != {expected[k]}" for k in sorted(expected.keys() & state.keys())
+    wrong = [f"{k} {getattr(state[k], 'shape', type(state[k]).__name__)} != {expected[k]}" for k in sorted(expected.keys() & state.keys())
              if not isinstance(state[k], torch.Tensor) or tuple(state[k].shape) != expected[k]]
     if wrong:
         problems.append(f"shape mismatch {'; '.join(wrong[:3])}" + (f" (+{len(wrong) - 3} more)" if len(wrong) > 3 else ""))
@@ -140,6 +140,10 @@ def load_model(model_dir) -> tuple[dict, dict[str, torch.Tensor]]:
                           f"or not a PyTorch state dict: delete it and download again") from None
     if not isinstance(state, dict):
         raise EngineError(f"{model_dir / WEIGHTS_NAME} holds a {type(state).__name__}, not a state dict")
-    config = full_config(config)
+    try:
+        config = full_config(config)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise EngineError(f"{model_dir / CONFIG_NAME} is not a BigGAN config ({exc}); restore or re-download it") \
+            from None
     check_state(config, state)
     return config, dict(state)

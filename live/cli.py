@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--start", type=float, default=0.0, metavar="S", help="start time in the audio, seconds")
     g.add_argument("--duration", type=float, default=None, metavar="S",
                    help="export: length to render; live: quit after S seconds")
-    g.add_argument("--batch", type=int, default=4, help="frames per engine call in export (default 4)")
+    g.add_argument("--batch", type=int, default=8, help="frames per engine call in export (default 8)")
     g.add_argument("--save-latents", metavar="FILE.npz", help="also save per-frame z [N,128], c [N,1000], t [N]")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     _lyrics_flags(p)

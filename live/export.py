@@ -38,7 +38,7 @@ class ExportJob:
     fps: float = 30.0
     start: float = 0.0
     duration: Optional[float] = None
-    batch: int = 4
+    batch: int = 8
     save_latents: Optional[str] = None
     schedule: object = None  # lyrics schedule: classes_at(time_s) -> list[int]
     source: object = None  # replay (live.replay.ReplaySource): trajectory() and blocks(info) instead of ours

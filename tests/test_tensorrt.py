@@ -5,6 +5,7 @@ import pytest
 
 from engine.atomic import atomic_output, write_bytes_atomic
 from engine.backends import tensorrt_backend as trt_backend
+from engine.errors import EngineError
 
 FIELDS = dict(fingerprint="a" * 20, resolution=256, max_batch=8, precision="fp16", trt_version="10.7.0",
               gpu_name="NVIDIA GeForce RTX 4090", capability=(8, 9), exporter="e1-torch2.13.0")
@@ -100,8 +101,8 @@ def test_load_or_build_logic_with_a_fake_tensorrt(monkeypatch, tmp_path, tiny_mo
     plan["fail"] = trt_backend._ParseError("cannot parse")  # damaged export: re-exported once, then built
     trt_backend.load_or_build(tiny_model_dir, "fp32", 8)
     assert exports[-2:] == [("pixels", False), ("pixels", True)]
-    plan["fail"] = RuntimeError("out of memory")  # a crashed build leaves nothing under the final name
-    with pytest.raises(RuntimeError):
+    plan["fail"] = RuntimeError("out of memory")  # a crashed build: one line, nothing under the final name
+    with pytest.raises(EngineError, match="out of memory"):
         trt_backend.load_or_build(tiny_model_dir, "bf16", 8)
     assert not list(tmp_path.glob("tensorrt/*bf16*")) and not list(tmp_path.glob("tensorrt/*.tmp-*"))
 

@@ -185,7 +185,10 @@ def main(argv=None) -> int:
                 continue
             row.update(ms_per_frame=per_frame * 1e3, fps=1.0 / per_frame, create_s=created)
             if args.startup and spec != "reference" and batch == min(args.batches):
-                row["startup_s"] = startup_seconds(spec, model)
+                try:
+                    row["startup_s"] = startup_seconds(spec, model)
+                except subprocess.CalledProcessError as exc:  # keep the table; say why this cell is empty
+                    print(f"  startup of {spec} failed: exit {exc.returncode}", file=sys.stderr)
             rows.append(row)
         for row in rows:  # ratios once every reference time of this resolution is known
             if row["resolution"] == res and "error" not in row:

@@ -27,7 +27,7 @@ class BaseEngine:
         b = z.shape[0]
         t = np.asarray(t, dtype=np.float32).reshape(-1)
         t = np.full(b, t[0], dtype=np.float32) if t.size == 1 else np.ascontiguousarray(t)  # scalar: all samples
-        if z.shape != (b, Z_DIM) or c.shape != (b, NUM_CLASSES) or b < 1:
+        if z.shape != (b, Z_DIM) or c.shape != (b, NUM_CLASSES) or t.shape != (b,) or b < 1:
             raise ValueError(f"render wants z [B,{Z_DIM}], c [B,{NUM_CLASSES}], t [B]; got "
                              f"{z.shape}, {c.shape}, {t.shape}")
         if b <= self.max_batch:

@@ -3,7 +3,7 @@
 Choices (measured on the 2-core AVX512-BF16 dev machine, full-width 128 px, best of 5 on a busy machine):
 - Compile from the cached ONNX export (engine/onnx_export.py), not openvino.convert_model on the torch module:
   a cached start never builds the torch graph; it compiles a saved IR path, so OpenVINO's model cache
-  (CACHE_DIR under cache_dir("openvino")) imports the compiled blob without reading the model (~3 s to first
+  (CACHE_DIR under cache_dir("openvino", <model>)) imports the compiled blob without reading the model (~3 s to first
   frame in a fresh process, most of it Python imports).
 - Static shapes, one compiled model per batch size used: 1 (live) and max_batch (export chunks); a short tail
   is padded to max_batch. Static vs one dynamic-batch model: bf16 23.5 vs 32 ms/frame at batch 1, 21 vs 30 at
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import cache_dir
-from ..errors import EngineError
+from ..errors import EngineError, first_line
 from .base import BaseEngine, NUM_CLASSES, Z_DIM
 from .torch_backend import physical_cores
 
@@ -79,15 +79,16 @@ class OpenVINOEngine(BaseEngine):
         self._core = ov.Core()
         self.precision = choose_precision(precision, cpu_capabilities(self._core))
         self.name = "openvino-" + {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}[self.precision]
-        self._cache = cache_dir("openvino")
+        self._source, self._export = source, export_onnx
+        self._onnx = export_onnx(source)
+        # One folder per model: clearing a corrupt cache never touches other models' (or processes') files.
+        self._cache = cache_dir("openvino", self._onnx.stem)
         self._config = {
             "CACHE_DIR": str(self._cache),
             "INFERENCE_PRECISION_HINT": self.precision,
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_NUM_THREADS": physical_cores(),
         }
-        self._source, self._export = source, export_onnx
-        self._onnx = export_onnx(source)
         self._compiled: dict[int, object] = {}  # batch size (0 = dynamic) -> (compiled model, infer request)
         self._lock = threading.Lock()
         for size in ({1, self.max_batch} if static else {0}):  # compile now so no frame waits for it
@@ -130,14 +131,14 @@ class OpenVINOEngine(BaseEngine):
         try:
             return attempt()
         except Exception:
-            # A stale/corrupt cache blob or export must not be fatal: clear both and rebuild once.
+            # A stale/corrupt cache blob or export must not be fatal: clear this model's and rebuild once.
             shutil.rmtree(self._cache, ignore_errors=True)
             self._cache.mkdir(parents=True, exist_ok=True)
             try:
                 self._onnx = self._export(self._source, force=True)
                 return attempt()
             except Exception as exc:
-                why = (str(exc).splitlines() or [""])[0][:200]
+                why = first_line(exc)
                 raise EngineError(f"OpenVINO could not compile the generator ({type(exc).__name__}: {why}); "
                                   f"use --backend torch") from None
 

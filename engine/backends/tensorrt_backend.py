@@ -23,7 +23,7 @@ import numpy as np
 
 from ..atomic import write_bytes_atomic
 from ..cache import cache_dir
-from ..errors import EngineError
+from ..errors import EngineError, first_line
 from .base import NUM_CLASSES, Z_DIM, BaseEngine
 
 NAME = "tensorrt"
@@ -41,6 +41,8 @@ def available() -> tuple[bool, str]:
         import tensorrt as trt
     except ImportError:
         return False, "tensorrt not installed"
+    if int(trt.__version__.split(".")[0]) < 10:
+        return False, f"TensorRT {trt.__version__} is too old (need 10 or newer)"
     try:
         import torch
 
@@ -111,7 +113,9 @@ def build_plan(onnx_path: Path, precision: str, max_batch: int, timing_path: Pat
     config.add_optimization_profile(profile)
     try:
         timing = config.create_timing_cache(timing_path.read_bytes() if timing_path.is_file() else b"")
-    except Exception:  # unreadable/corrupt timing cache: start a fresh one
+    except Exception:  # unreadable timing cache: start a fresh one
+        timing = None
+    if timing is None:  # a corrupt blob comes back as None, not an exception
         timing = config.create_timing_cache(b"")
     config.set_timing_cache(timing, ignore_mismatch=False)
     plan = builder.build_serialized_network(network, config)
@@ -161,11 +165,20 @@ def load_or_build(model, precision: str, max_batch: int, force: bool = False):
     log.warning("building TensorRT %s engine for %d px, batch 1..%d (minutes, once)",
                 precision, fields["resolution"], max_batch)
     try:
-        plan = build_plan(export_onnx(model, VARIANTS[precision]), precision, max_batch, timing_cache_path(fields))
-    except _ParseError:  # perhaps a damaged cached export: export again once
-        plan = build_plan(export_onnx(model, VARIANTS[precision], force=True), precision, max_batch,
-                          timing_cache_path(fields))
-    write_bytes_atomic(path, plan)
+        try:
+            plan = build_plan(export_onnx(model, VARIANTS[precision]), precision, max_batch,
+                              timing_cache_path(fields))
+        except _ParseError:  # perhaps a damaged cached export: export again once
+            plan = build_plan(export_onnx(model, VARIANTS[precision], force=True), precision, max_batch,
+                              timing_cache_path(fields))
+    except EngineError:
+        raise
+    except Exception as exc:  # CUDA init, out of memory...
+        raise EngineError(f"TensorRT engine build failed ({first_line(exc)}); use --backend torch") from None
+    try:
+        write_bytes_atomic(path, plan)
+    except OSError as exc:
+        log.warning("could not cache the TensorRT engine in %s (%s); it is rebuilt next time", path, exc)
     engine = _deserialize(plan)
     if engine is None:
         raise EngineError("TensorRT could not load the engine it just built; use --backend torch")
@@ -232,6 +245,8 @@ class TensorRTEngine(BaseEngine):
         import torch
 
         n = z.shape[0]
+        if self._context is None:
+            raise EngineError("the TensorRT engine was closed")
         with self._lock, torch.cuda.stream(self._stream):
             if n != self._batch:
                 self._set_batch(n)
@@ -254,6 +269,7 @@ class TensorRTEngine(BaseEngine):
         with self._lock:
             self._graph = self._context = self._engine = None
             self._dev, self._host = {}, {}
+            self._u8 = self._host_out = self._stream = None
         torch.cuda.empty_cache()
 
 
