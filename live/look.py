@@ -62,7 +62,7 @@ class Look:
 
     def _set_params(self, params: WalkerParams) -> list[tuple]:
         cmds: list[tuple] = [("params", params)]
-        if params.num_classes != self.params.num_classes and not self.classes_given:
+        if params.num_classes != len(self.classes) and not self.classes_given:  # random ones: redraw
             self.classes = cls.random_classes(params.num_classes, self.seed)
             cmds.insert(0, ("classes", list(self.classes)))
         self.params = params
@@ -98,12 +98,7 @@ class Look:
         if chosen is not None:
             self.classes, self.classes_given = chosen, True
             cmds.append(("classes", list(chosen)))
-        elif params.num_classes != len(self.classes) and not self.classes_given:
-            self.classes = cls.random_classes(params.num_classes, self.seed)
-            cmds.append(("classes", list(self.classes)))
-        self.params = params
-        cmds.append(("params", params))
-        return cmds, f"preset {self.preset}"
+        return cmds + self._set_params(params), f"preset {self.preset}"
 
     def apply(self, action: tuple) -> tuple[list[tuple], str]:
         """A display action -> (commands for the analysis thread, toast text or '')."""
