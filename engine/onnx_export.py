@@ -73,12 +73,10 @@ def model_fingerprint(source) -> str:
             h.update(str(tuple(t.shape)).encode())
             h.update(t.numpy().tobytes())
     else:
-        from .weights import CONFIG_NAME, WEIGHTS_NAME
+        from .weights import CONFIG_NAME, WEIGHTS_NAME, check_model_dir
 
-        d = Path(source)
+        d = check_model_dir(Path(source))
         for fname in (CONFIG_NAME, WEIGHTS_NAME):
-            if not (d / fname).is_file():
-                raise EngineError(f"model directory {d} has no {fname}; it needs {CONFIG_NAME} and {WEIGHTS_NAME}")
             h.update(fname.encode() + _memo_sha256(d / fname).encode())
     return h.hexdigest()[:20]
 

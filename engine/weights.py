@@ -31,6 +31,15 @@ def _reference_urls() -> dict[str, dict[str, str]]:
 URLS: dict[str, dict[str, str]] = _reference_urls()
 
 
+def check_model_dir(path: Path) -> Path:
+    """A model directory must hold both files; one line naming the missing one otherwise."""
+    for fname in (CONFIG_NAME, WEIGHTS_NAME):
+        if not (path / fname).is_file():
+            raise EngineError(f"model directory {path} has no {fname}; it needs {CONFIG_NAME} and {WEIGHTS_NAME} "
+                              f"(pytorch-pretrained-biggan format)")
+    return path
+
+
 def resolve_model(spec: str) -> Path:
     """Turn `--model` into a directory holding config.json + pytorch_model.bin (downloading a known name once)."""
     spec = str(spec)
@@ -42,11 +51,7 @@ def resolve_model(spec: str) -> Path:
         return target
     path = Path(spec).expanduser()
     if path.is_dir():
-        for fname in (CONFIG_NAME, WEIGHTS_NAME):
-            if not (path / fname).is_file():
-                raise EngineError(f"model directory {path} has no {fname}; it needs {CONFIG_NAME} and "
-                                  f"{WEIGHTS_NAME} (pytorch-pretrained-biggan format)")
-        return path
+        return check_model_dir(path)
     raise EngineError(f"unknown model {spec!r}: use one of {', '.join(MODEL_NAMES)} or a directory holding "
                       f"{CONFIG_NAME} and {WEIGHTS_NAME}")
 
@@ -123,10 +128,7 @@ def check_state(config: dict, state: dict) -> None:
 
 def load_model(model_dir) -> tuple[dict, dict[str, torch.Tensor]]:
     """Read (config dict with defaults filled, state dict) from a model directory; strict key/shape check."""
-    model_dir = Path(model_dir)
-    for fname in (CONFIG_NAME, WEIGHTS_NAME):
-        if not (model_dir / fname).is_file():
-            raise EngineError(f"model directory {model_dir} has no {fname}; it needs {CONFIG_NAME} and {WEIGHTS_NAME}")
+    model_dir = check_model_dir(Path(model_dir))
     try:
         config = json.loads((model_dir / CONFIG_NAME).read_text(encoding="utf-8"))
         if not isinstance(config, dict):
