@@ -250,7 +250,8 @@ def _run(opts: LiveOptions, audio: AudioInput, engine, vj) -> int:
             if item is None and now - last_draw < 0.1:
                 continue  # nothing new: redraw only to keep HUD/toasts fresh
             hud = _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) if display.show_hud else None
-            t_flip = display.show(item[0] if item else None, hud, analysis.level, look.presets_help())
+            presets = look.presets_help() if display.show_help else ""  # globs the preset folders
+            t_flip = display.show(item[0] if item else None, hud, analysis.level, presets)
             last_draw = t_flip
             if item is not None:
                 displayed += 1
