@@ -197,10 +197,14 @@ class Generator(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         return torch.tanh(self.body(x, gain.to(d), bias.to(d)))
 
+    def pixels(self, z, c, t):
+        """Float pixels [B, H, W, 3], rounded to 0..255 (so a uint8 cast is exact)."""
+        img = torch.clamp((self.forward_float(z, c, t) + 1.0) * 127.5, 0.0, 255.0)
+        return torch.round(img).permute(0, 2, 3, 1)
+
     def forward(self, z, c, t):
         """uint8 image [B, H, W, 3]."""
-        img = torch.clamp((self.forward_float(z, c, t) + 1.0) * 127.5, 0.0, 255.0)
-        return torch.round(img).to(torch.uint8).permute(0, 2, 3, 1)
+        return self.pixels(z, c, t).to(torch.uint8)
 
     def set_body_dtype(self, dtype: torch.dtype) -> "Generator":
         """Run the residual stack in dtype (bf16/fp16); the head (embedding, BN statistics) stays f32."""

@@ -112,8 +112,7 @@ class _Pixels(nn.Module):
         self.gen = gen
 
     def forward(self, z, c, t):
-        img = torch.clamp((self.gen.forward_float(z, c, t) + 1.0) * 127.5, 0.0, 255.0)
-        return torch.round(img).permute(0, 2, 3, 1)
+        return self.gen.pixels(z, c, t)
 
 
 def _generator(source, variant: str) -> nn.Module:
