@@ -115,7 +115,9 @@ def usable_specs(wanted) -> tuple[list[str], dict[str, str]]:
         if spec == "openvino-bf16" and ok:
             import openvino as ov
 
-            if "BF16" not in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            from engine.backends.openvino_backend import cpu_capabilities
+
+            if "BF16" not in cpu_capabilities(ov.Core()):
                 ok, why = False, "CPU has no bf16"
         if spec == "torch-bf16" and ok:
             from engine.backends.torch_backend import cpu_has_bf16
