@@ -1,15 +1,7 @@
-"""The engine's one user-facing error type."""
+"""The engine's error: a LiveError (one line, exit 2) raised where the generator cannot be loaded or run."""
+
+from core.errors import LiveError
 
 
-def first_line(exc: BaseException, limit: int = 200) -> str:
-    """The first line of an exception's message (some have none), for one-line errors."""
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:limit]
-
-
-class EngineError(Exception):
-    """An expected engine failure (no weights, offline, bad model dir, unusable backend...).
-
-    The message is one line that says what went wrong and what to do; the CLI prints it without a traceback.
-    """
-
-    exit_code = 2
+class EngineError(LiveError):
+    """No weights, offline, bad model folder, unusable backend, failed build..."""

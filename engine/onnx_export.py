@@ -25,9 +25,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .atomic import atomic_output
-from .cache import cache_dir
-from .errors import EngineError, first_line
+from core.files import atomic_output
+from core.cache import cache_dir
+from core.errors import first_line
+from .errors import EngineError
 
 EXPORT_VERSION = "1"  # bump whenever the exported graph would differ for the same weights
 VARIANTS = ("uint8", "pixels", "pixels-fp16", "pixels-bf16")

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .atomic import atomic_output
+from core.files import atomic_output
 from .weights import CONFIG_NAME, WEIGHTS_NAME
 
 # Channel multiplier per resolution level (4, 8, 16, ... px), as in the BigGAN-deep paper/TF Hub modules.

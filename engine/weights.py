@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_output
-from .cache import cache_dir
+from core.files import atomic_output
+from core.cache import cache_dir
 from .errors import EngineError
 
 CONFIG_NAME = "config.json"

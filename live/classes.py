@@ -10,7 +10,7 @@ from importlib import resources
 
 import numpy as np
 
-from live.errors import UserError
+from core.errors import LiveError
 
 NUM_CLASSES = 1000
 
@@ -53,12 +53,12 @@ _INDEX = _build_index()
 
 
 def class_id(token: str) -> int:
-    """One id or name -> class id; UserError with close matches when unknown."""
+    """One id or name -> class id; LiveError with close matches when unknown."""
     tok = token.strip()
     if tok.lstrip("-").isdigit():
         cid = int(tok)
         if not 0 <= cid < NUM_CLASSES:
-            raise UserError(f"class id {cid} is out of range 0–{NUM_CLASSES - 1}")
+            raise LiveError(f"class id {cid} is out of range 0–{NUM_CLASSES - 1}")
         return cid
     key = _norm(tok)
     if key in _INDEX:
@@ -67,15 +67,15 @@ def class_id(token: str) -> int:
     if not close:  # fall back to substring hits ("shark" -> "great white shark", ...)
         close = [n for n in _INDEX if key and key in n][:5]
     if close:
-        raise UserError(f"unknown class '{tok}' — did you mean: {', '.join(close)}?")
-    raise UserError(f"unknown class '{tok}' — give ImageNet class names or ids 0–{NUM_CLASSES - 1}")
+        raise LiveError(f"unknown class '{tok}' — did you mean: {', '.join(close)}?")
+    raise LiveError(f"unknown class '{tok}' — give ImageNet class names or ids 0–{NUM_CLASSES - 1}")
 
 
 def resolve_classes(spec: str) -> list[int]:
     """'jellyfish, 980, Coral reef' -> [107, 980, 973]. Order kept, duplicates dropped."""
     tokens = [t for t in spec.split(",") if t.strip()]
     if not tokens:
-        raise UserError("no classes given — list ImageNet class names or ids, e.g. 'jellyfish, volcano'")
+        raise LiveError("no classes given — list ImageNet class names or ids, e.g. 'jellyfish, volcano'")
     ids: list[int] = []
     for tok in tokens:
         cid = class_id(tok)
@@ -87,7 +87,7 @@ def resolve_classes(spec: str) -> list[int]:
 def random_classes(n: int, seed: int) -> list[int]:
     """n distinct class ids, the same for the same (n, seed)."""
     if not 1 <= n <= NUM_CLASSES:
-        raise UserError(f"number of classes {n} is out of range 1–{NUM_CLASSES}")
+        raise LiveError(f"number of classes {n} is out of range 1–{NUM_CLASSES}")
     rng = np.random.default_rng(seed)
     return [int(i) for i in rng.choice(NUM_CLASSES, size=n, replace=False)]
 

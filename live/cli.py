@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from live import __version__
-from live.errors import UserError
+from core.errors import LiveError
 
 DESCRIPTION = """\
 Audio-reactive BigGAN visuals. Harmony (chroma) steers the ImageNet classes, loudness and onsets push the
@@ -48,7 +48,7 @@ def _walker_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from live.display import KEY_HELP
+    from live.output.window import KEY_HELP
 
     p = argparse.ArgumentParser(prog="live", description=DESCRIPTION, epilog=EXAMPLES + "\n\n" + KEY_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,14 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     _lyrics_flags(p)
     _live_flags(p)
-    from live.vj import add_flags
+    from live.control.vj import add_flags
     add_flags(p)
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from engine.errors import EngineError
 
     try:
         if args.list_backends:
@@ -94,16 +93,16 @@ def main(argv=None) -> int:
         if args.list_classes:
             return _list_classes(args)
         if args.list_midi:
-            from live.vj import list_midi
+            from live.control.vj import list_midi
             return list_midi()
         if args.replay is not None and args.export is None:
-            raise UserError("--replay needs --export and -o: live --export --replay DIR -o out.mp4")
+            raise LiveError("--replay needs --export and -o: live --export --replay DIR -o out.mp4")
         if args.export is not None:
             return _export(args)
         if args.list_devices:
             return _list_devices()
         return _live(args)
-    except (UserError, EngineError) as e:
+    except LiveError as e:
         print(f"live: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -137,13 +136,13 @@ def _lyrics_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _list_classes(args) -> int:
-    from live.lyrics import format_classes, list_classes
+    from live.lyrics.score import format_classes, list_classes
 
     if args.lyrics is not None and not args.quiet:
         print("live: loading the text model...", file=sys.stderr)
     rows = list_classes(args.lyrics, args.search, args.num_classes, args.lyrics_scoring, args.text_model)
     if not rows:
-        raise UserError(f"no ImageNet class matches '{args.search}': try a shorter word")
+        raise LiveError(f"no ImageNet class matches '{args.search}': try a shorter word")
     print(format_classes(rows, as_json=args.json))
     return 0
 
@@ -167,8 +166,8 @@ def look_from_args(args) -> LookArgs:
     seed = args.seed if args.seed is not None else int(preset.get("seed", 0))
     if args.lyrics is not None:
         if args.classes:
-            raise UserError("--classes and --lyrics both choose the classes: pass one")
-        from live.lyrics_schedule import lyrics_schedule
+            raise LiveError("--classes and --lyrics both choose the classes: pass one")
+        from live.lyrics.schedule import lyrics_schedule
 
         if not args.quiet:
             print("live: choosing classes from the lyrics (loading the text model)...", file=sys.stderr)
@@ -183,23 +182,23 @@ def look_from_args(args) -> LookArgs:
 
 def _export(args) -> int:
     if not args.output:
-        raise UserError("--export needs -o FILE.mp4: where to write the video")
+        raise LiveError("--export needs -o FILE.mp4: where to write the video")
     if not 1 <= args.fps <= 240:
-        raise UserError(f"--fps {args.fps:g} is out of range 1–240")
+        raise LiveError(f"--fps {args.fps:g} is out of range 1–240")
     if args.batch < 1 or args.batch > 64:
-        raise UserError(f"--batch {args.batch} is out of range 1–64")
+        raise LiveError(f"--batch {args.batch} is out of range 1–64")
     if args.duration is not None and args.duration <= 0:
-        raise UserError(f"--duration {args.duration:g} must be positive")
-    from live import audio_file
-    from live.export import ExportJob, prepare, run_export
+        raise LiveError(f"--duration {args.duration:g} must be positive")
+    from live.audio import decode as audio_file
+    from live.output.export import ExportJob, prepare, run_export
 
     source, audio, schedule = None, args.export, None
     if args.replay is not None:
-        from live.replay import source_from_args
+        from live.output.replay import source_from_args
         source = source_from_args(args)
         audio, params, chosen, seed = str(source.rec.wav), source.rec.params, source.rec.classes, source.rec.seed
     elif not args.export:
-        raise UserError("--export needs an audio file: live --export song.mp3 -o song.mp4")
+        raise LiveError("--export needs an audio file: live --export song.mp3 -o song.mp4")
     else:
         audio_file.check_input(args.export)
         params, chosen, seed, schedule, _ = look_from_args(args)
@@ -245,7 +244,7 @@ def _live_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _list_devices() -> int:
-    from live.audio_in import format_devices, list_devices
+    from live.audio.capture import format_devices, list_devices
 
     print(format_devices(list_devices()))
     return 0
@@ -253,15 +252,15 @@ def _list_devices() -> int:
 
 def _live(args) -> int:
     if args.duration is not None and args.duration <= 0:
-        raise UserError(f"--duration {args.duration:g} must be positive")
+        raise LiveError(f"--duration {args.duration:g} must be positive")
     if args.samplerate is not None and not 8000 <= args.samplerate <= 384000:
-        raise UserError(f"--samplerate {args.samplerate} is out of range 8000–384000")
+        raise LiveError(f"--samplerate {args.samplerate} is out of range 8000–384000")
     if not 0 <= args.blocksize <= 16384:
-        raise UserError(f"--blocksize {args.blocksize} is out of range 0–16384 (0 = let PortAudio choose)")
+        raise LiveError(f"--blocksize {args.blocksize} is out of range 0–16384 (0 = let PortAudio choose)")
     if args.channels is not None and args.channels < 1:
-        raise UserError(f"--channels {args.channels} must be 1 or more")
+        raise LiveError(f"--channels {args.channels} must be 1 or more")
     from live.runtime import LiveOptions, run_live
-    from live.vj import options_from as vj_options
+    from live.control.vj import options_from as vj_options
 
     look = look_from_args(args)
     opts = LiveOptions(params=look.params, classes=look.classes, seed=look.seed, preset=args.preset,

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from live.errors import UserError
+from core.errors import LiveError
 
 DT_REF = 512 / 22050  # the seed's frame, seconds
 
@@ -80,17 +80,17 @@ def _check(name: str, value: Any, what: str) -> float | int:
         try:
             value = float(value)
         except ValueError:
-            raise UserError(f"{what} {value!r} is not a number") from None
+            raise LiveError(f"{what} {value!r} is not a number") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UserError(f"{what} {value!r} is not a number")
+        raise LiveError(f"{what} {value!r} is not a number")
     if spec.type is int:
         if value != int(value):
-            raise UserError(f"{what} {_fmt(value)} must be a whole number {_fmt(spec.min)}–{_fmt(spec.max)}")
+            raise LiveError(f"{what} {_fmt(value)} must be a whole number {_fmt(spec.min)}–{_fmt(spec.max)}")
         value = int(value)
     else:
         value = float(value)
     if not spec.min <= value <= spec.max:  # also rejects nan
-        raise UserError(f"{what} {_fmt(value)} is out of range {_fmt(spec.min)}–{_fmt(spec.max)}")
+        raise LiveError(f"{what} {_fmt(value)} is out of range {_fmt(spec.min)}–{_fmt(spec.max)}")
     return value
 
 
@@ -98,7 +98,7 @@ def _check(name: str, value: Any, what: str) -> float | int:
 
 
 def packaged_preset_dir() -> Path:
-    return Path(str(resources.files("live").joinpath("presets")))
+    return Path(str(resources.files("live.presets")))
 
 
 def user_preset_dir() -> Path:
@@ -120,12 +120,12 @@ def _find_preset(name_or_path: str) -> Path:
     p = Path(name_or_path).expanduser()
     if p.suffix == ".toml" or len(p.parts) > 1:
         if not p.is_file():
-            raise UserError(f"preset file {name_or_path} not found — check the path")
+            raise LiveError(f"preset file {name_or_path} not found — check the path")
         return p
     for d in (user_preset_dir(), packaged_preset_dir()):
         if (d / f"{name_or_path}.toml").is_file():
             return d / f"{name_or_path}.toml"
-    raise UserError(f"preset '{name_or_path}' not found — available: {', '.join(list_presets())} "
+    raise LiveError(f"preset '{name_or_path}' not found — available: {', '.join(list_presets())} "
                     f"(or give a path to a .toml file)")
 
 
@@ -139,9 +139,9 @@ def load_preset(name_or_path: str) -> dict:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{where}: invalid TOML ({e}) — fix the file") from None
+        raise LiveError(f"{where}: invalid TOML ({e}) — fix the file") from None
     except OSError as e:
-        raise UserError(f"{where}: cannot read ({e.strerror})") from None
+        raise LiveError(f"{where}: cannot read ({e.strerror})") from None
     out: dict[str, Any] = {}
     known = list(PARAM_SPECS) + list(EXTRA_KEYS)
     for key, value in raw.items():
@@ -149,14 +149,14 @@ def load_preset(name_or_path: str) -> dict:
             out[key] = _check(key, value, f"{where}: {key} =")
         elif key == "seed":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise UserError(f"{where}: seed = {value!r} must be an integer >= 0")
+                raise LiveError(f"{where}: seed = {value!r} must be an integer >= 0")
             out[key] = value
         elif key == "classes":
             out[key] = _check_classes(value, where)
         else:
             hint = difflib.get_close_matches(key, known, n=1)
             hint_s = f"did you mean {hint[0]}? " if hint else ""
-            raise UserError(f"{where}: unknown key '{key}' — {hint_s}known keys: {', '.join(known)}")
+            raise LiveError(f"{where}: unknown key '{key}' — {hint_s}known keys: {', '.join(known)}")
     return out
 
 
@@ -166,11 +166,11 @@ def _check_classes(value: Any, where: str) -> str:
     if isinstance(value, list):  # ["jellyfish", 980] is fine too
         value = ", ".join(str(v) for v in value)
     if not isinstance(value, str):
-        raise UserError(f"{where}: classes = {value!r} must be a string like \"jellyfish, volcano\"")
+        raise LiveError(f"{where}: classes = {value!r} must be a string like \"jellyfish, volcano\"")
     try:
         resolve_classes(value)
-    except UserError as e:
-        raise UserError(f"{where}: classes: {e}") from None
+    except LiveError as e:
+        raise LiveError(f"{where}: classes: {e}") from None
     return value
 
 

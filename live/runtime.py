@@ -1,6 +1,6 @@
 """Live mode: audio input -> analysis thread (features + walker) -> render thread (engine) -> window.
 
-Threads: the PortAudio callback fills a ring (live.audio_in); the analysis thread drains it hop by hop into
+Threads: the PortAudio callback fills a ring (live.audio.capture); the analysis thread drains it hop by hop into
 FeatureExtractor + Walker and publishes the newest state; the render thread renders the newest state into a
 2-slot frame queue (older frames are dropped, latency never queues up); the main thread owns pygame.
 Latency is measured per displayed frame: from the capture time of the newest audio sample that went into
@@ -18,13 +18,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from live.audio_in import AudioInput
+from live.audio.capture import AudioInput
 from live.classes import LABELS
 from live.config import WalkerParams
-from live.display import Display
-from live.errors import UserError
-from live.events import Steering, schedule_events
-from live.look import Look
+from live.output.window import Display
+from core.errors import LiveError
+from live.walk.steering import Steering, schedule_events
+from live.control.look import Look
 from live.stats import LatencyHist, rate, write_stats
 
 
@@ -47,7 +47,7 @@ class LiveOptions:
     model: str = "biggan-deep-128"
     backend: str = "auto"
     precision: str = "auto"
-    vj: object = None  # live.vj.VJOptions: OSC, MIDI, beat cuts, recording
+    vj: object = None  # live.control.vj.VJOptions: OSC, MIDI, beat cuts, recording
     schedule: object = None  # LRC lyrics: classes_at(seconds since start) -> class ids
 
 
@@ -179,13 +179,13 @@ def _create_engine(opts: LiveOptions):
 def run_live(opts: LiveOptions, engine=None) -> int:
     """The live set: returns the exit code (0 on q/Esc/window close/--duration/Ctrl-C).
 
-    Raises UserError / EngineError for expected failures (no device, no PortAudio, model...).
+    Raises LiveError / EngineError for expected failures (no device, no PortAudio, model...).
     `engine` may be passed in (tests); otherwise it is created from opts and closed at the end.
     """
     if opts.stats and not os.path.isdir(os.path.dirname(os.path.abspath(opts.stats))):
-        raise UserError(f"--stats {opts.stats}: its folder does not exist; create it or choose another path")
+        raise LiveError(f"--stats {opts.stats}: its folder does not exist; create it or choose another path")
     audio = AudioInput(opts.device, opts.samplerate, opts.blocksize, opts.channels)  # bad device: fail fast
-    from live.vj import VJ, VJOptions
+    from live.control.vj import VJ, VJOptions
     vj = VJ(opts.vj or VJOptions(), audio.samplerate, opts.preset)  # bad --osc/--record/--midi-map: fail fast
     own_engine = engine is None
     try:
@@ -282,7 +282,7 @@ def _run(opts: LiveOptions, audio: AudioInput, engine, vj) -> int:
         try:
             write_stats(opts.stats, stats)
         except OSError as e:
-            raise UserError(f"cannot write --stats {opts.stats} ({e.strerror}): choose another path") from None
+            raise LiveError(f"cannot write --stats {opts.stats} ({e.strerror}): choose another path") from None
     return 0
 
 

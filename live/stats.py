@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from engine.atomic import write_text_atomic
+from core.files import write_text_atomic
 
 STATS_KEYS = ("frames_rendered", "frames_displayed", "duration_s", "fps_rendered", "fps_displayed",
               "latency_ms_p50", "latency_ms_p95", "xruns", "dropped_frames", "backend", "resolution", "device")

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from live import audio_file
-from live.errors import UserError
+from live.audio import decode as audio_file
+from core.errors import LiveError
 from tests.audio_fixtures import SR, music, write
 
 
@@ -24,7 +24,7 @@ def test_bad_inputs_raise_one_line_errors(tmp_path):
     cases = {"missing.wav": "does not exist", "": "directory", "empty.wav": "empty",
              "notes.txt": "cannot decode", "corrupt.mp3": "cannot decode"}
     for name, words in cases.items():
-        with pytest.raises(UserError) as e:
+        with pytest.raises(LiveError) as e:
             audio_file.probe(str(tmp_path / name))
         msg = str(e.value)
         assert words in msg and "\n" not in msg

@@ -1,7 +1,7 @@
 import pytest
 
 from live.classes import LABELS, SYNONYMS, random_classes, resolve_classes, search
-from live.errors import UserError
+from core.errors import LiveError
 
 
 def test_labels_and_synonyms():
@@ -17,13 +17,13 @@ def test_names_ids_any_lemma_any_case():
 
 
 def test_unknown_name_suggests_close_matches():
-    with pytest.raises(UserError, match=r"unknown class 'jelyfish' — did you mean: jellyfish"):
+    with pytest.raises(LiveError, match=r"unknown class 'jelyfish' — did you mean: jellyfish"):
         resolve_classes("volcano, jelyfish")
 
 
 @pytest.mark.parametrize("spec", ["1000", "-1", "", " , "])
 def test_bad_ids_and_empty(spec):
-    with pytest.raises(UserError):
+    with pytest.raises(LiveError):
         resolve_classes(spec)
 
 

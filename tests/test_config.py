@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from live.config import PARAM_SPECS, WalkerParams, list_presets, load_preset, make_params
-from live.errors import UserError
+from core.errors import LiveError
 
 
 def test_defaults_are_the_seed_in_our_units():
@@ -35,7 +35,7 @@ def _write(tmp_path, text, name="rave.toml") -> Path:
 
 def test_preset_range_error_names_file_and_field(tmp_path):
     p = _write(tmp_path, "truncation = 1.5\n")
-    with pytest.raises(UserError, match=r"^preset rave.toml: truncation = 1.5 is out of range 0.02–1$"):
+    with pytest.raises(LiveError, match=r"^preset rave.toml: truncation = 1.5 is out of range 0.02–1$"):
         load_preset(str(p))
 
 
@@ -48,7 +48,7 @@ def test_preset_range_error_names_file_and_field(tmp_path):
     ("truncation = \n", r"rave.toml: invalid TOML"),
 ])
 def test_preset_errors(tmp_path, text, pattern):
-    with pytest.raises(UserError, match=pattern):
+    with pytest.raises(LiveError, match=pattern):
         load_preset(str(_write(tmp_path, text)))
 
 
@@ -61,16 +61,16 @@ def test_preset_extras_and_partial(tmp_path):
 
 
 def test_missing_preset():
-    with pytest.raises(UserError, match=r"preset 'nope' not found — available: .*default"):
+    with pytest.raises(LiveError, match=r"preset 'nope' not found — available: .*default"):
         load_preset("nope")
-    with pytest.raises(UserError, match="not found"):
+    with pytest.raises(LiveError, match="not found"):
         load_preset("/nonexistent/x.toml")
 
 
 def test_override_range_error_names_flag():
-    with pytest.raises(UserError, match=r"^--truncation 1.5 is out of range 0.02–1$"):
+    with pytest.raises(LiveError, match=r"^--truncation 1.5 is out of range 0.02–1$"):
         make_params({}, {"truncation": 1.5})
-    with pytest.raises(UserError, match=r"^--num-classes 13 is out of range 1–12$"):
+    with pytest.raises(LiveError, match=r"^--num-classes 13 is out of range 1–12$"):
         make_params(None, {"num_classes": 13})
-    with pytest.raises(UserError, match=r"smooth_factor"):
+    with pytest.raises(LiveError, match=r"smooth_factor"):
         WalkerParams(smooth_factor=-1)

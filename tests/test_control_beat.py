@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from live.beat import BeatCounter, BeatTracker
-from live.features import FeatureExtractor, Frame
-from live.vj import VJ, VJOptions
+from live.analysis.beat import BeatCounter, BeatTracker
+from live.analysis.features import FeatureExtractor, Frame
+from live.control.vj import VJ, VJOptions
 from tests import vmic
 
 HOP = 512 / 22050

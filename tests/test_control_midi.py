@@ -4,12 +4,12 @@ import time
 import mido
 import pytest
 
-from live import control
+from live.control import dispatch as control
 from live.config import PARAM_SPECS, make_params
-from live.errors import UserError
-from live.look import Look
-from live.midi import DEFAULT_CC, MidiControl, MidiMap, input_names, open_input
-from live.vj import VJ, VJOptions
+from core.errors import LiveError
+from live.control.look import Look
+from live.control.midi import DEFAULT_CC, MidiControl, MidiMap, input_names, open_input
+from live.control.vj import VJ, VJOptions
 
 
 def cc(control_, value, channel=0):
@@ -62,7 +62,7 @@ def test_program_change_loads_presets_by_order_or_by_map(tmp_path):
 def test_bad_map_files_are_one_line(tmp_path, text, match):
     path = tmp_path / "map.toml"
     path.write_text(text)
-    with pytest.raises(UserError, match=match) as e:
+    with pytest.raises(LiveError, match=match) as e:
         MidiMap.load(path)
     assert "\n" not in str(e.value)
 
@@ -104,12 +104,12 @@ def _midi_ports_usable():
         out = mido.open_output("live-test-probe", virtual=True)
         out.close()
         return None
-    except (UserError, Exception) as e:  # no ALSA sequencer (containers) or no virtual port support
+    except (LiveError, Exception) as e:  # no ALSA sequencer (containers) or no virtual port support
         return f"no MIDI virtual ports here ({str(e).splitlines()[0][:80]})"
 
 
 def test_missing_port_is_one_line():
-    with pytest.raises(UserError) as e:
+    with pytest.raises(LiveError) as e:
         open_input("surely no such controller", lambda m: None)
     assert "\n" not in str(e.value) and ("no MIDI input matching" in str(e.value) or "not available" in str(e.value))
 

@@ -9,12 +9,12 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 from pythonosc.udp_client import SimpleUDPClient
 
-from live import control
+from live.control import dispatch as control
 from live.config import PARAM_SPECS, make_params
-from live.errors import UserError
-from live.features import Frame
-from live.look import Look
-from live.osc import OscOut, OscServer, parse_address
+from core.errors import LiveError
+from live.analysis.features import Frame
+from live.control.look import Look
+from live.control.osc import OscOut, OscServer, parse_address
 
 
 def _wait_actions(inbox, n, timeout=5.0):
@@ -37,7 +37,7 @@ def test_parse_address_defaults_to_localhost_and_checks_the_port():
     assert parse_address("9000", "--osc") == ("127.0.0.1", 9000)
     assert parse_address("0.0.0.0:9001", "--osc") == ("0.0.0.0", 9001)
     for bad in ("abc", "70000", "host:", "-1"):
-        with pytest.raises(UserError, match="port must be a number"):
+        with pytest.raises(LiveError, match="port must be a number"):
             parse_address(bad, "--osc")
 
 
@@ -45,7 +45,7 @@ def test_port_in_use_is_one_line():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     try:
-        with pytest.raises(UserError, match="cannot listen.*choose another port"):
+        with pytest.raises(LiveError, match="cannot listen.*choose another port"):
             OscServer(str(s.getsockname()[1]), control.Inbox())
     finally:
         s.close()

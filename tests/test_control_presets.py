@@ -1,11 +1,11 @@
 """Preset hot reload: an edited preset re-applies what changed; a broken file keeps the look and says why."""
 import os
 
-from live import control
+from live.control import dispatch as control
 from live.config import make_params
-from live.look import Look
-from live.presets_watch import PresetWatcher
-from live.vj import VJ, VJOptions
+from live.control.look import Look
+from live.control.preset_watch import PresetWatcher
+from live.control.vj import VJ, VJOptions
 
 
 def touch(path, text):

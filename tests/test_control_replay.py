@@ -15,9 +15,9 @@ import soundfile as sf
 
 from live.cli import main
 from live.config import make_params
-from live.events import Event, Steering, from_json, to_json
-from live.record import Recorder, WavWriter
-from live.replay import load_recording, replay_steps
+from live.walk.steering import Event, Steering, from_json, to_json
+from live.output.record import Recorder, WavWriter
+from live.output.replay import load_recording, replay_steps
 from tests import vmic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,8 +122,8 @@ CRASHER = r"""
 import dataclasses, sys, time
 import numpy as np, soundfile as sf
 from live.config import make_params
-from live.events import Steering
-from live.record import Recorder
+from live.walk.steering import Steering
+from live.output.record import Recorder
 y, sr = sf.read(sys.argv[2], dtype="float32")
 p = make_params()
 rec = Recorder(sys.argv[1], sr, dict(seed=5, preset="default", model="t", params=dataclasses.asdict(p),

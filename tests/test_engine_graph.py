@@ -133,7 +133,7 @@ def test_torch_backend_fp32_renders_any_batch(tiny_model_dir, gen):
 
 def test_torch_backend_bf16_close_to_fp32(tiny_model_dir):
     from engine.backends import create_engine
-    from engine.backends.torch_backend import cpu_has_bf16
+    from engine.cpu import cpu_has_bf16
 
     if not cpu_has_bf16():
         pytest.skip("CPU has no native bf16 (avx512_bf16/amx)")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from live.features import FeatureExtractor
+from live.analysis.features import FeatureExtractor
 
 PC = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from live.audio_in import Ring
+from live.audio.capture import Ring
 from live.config import PARAM_SPECS, make_params
-from live.display import KEY_HELP, PARAM_KEYS
-from live.look import Look, preset_order
+from live.output.window import KEY_HELP, PARAM_KEYS
+from live.control.look import Look, preset_order
 from live.stats import STATS_KEYS, LatencyHist, write_stats
 
 
@@ -88,7 +88,7 @@ def test_stats_file_is_atomic_json_with_every_key(tmp_path):
 
 KEYS_SCRIPT = r"""
 import pygame
-from live.display import Display
+from live.output.window import Display
 d = Display("live — test", (128, 128), scale_filter="nearest")
 assert "live" in pygame.display.get_caption()[0]
 def key(k, uni="", mod=0):

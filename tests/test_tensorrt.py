@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.atomic import atomic_output, write_bytes_atomic
+from core.files import atomic_output, write_bytes_atomic
 from engine.backends import tensorrt_backend as trt_backend
 from engine.errors import EngineError
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from live.config import WalkerParams
-from live.features import FeatureExtractor, Frame
-from live.walker import Walker
+from live.analysis.features import FeatureExtractor, Frame
+from live.walk.walker import Walker
 
 HOP = 512 / 22050
 CLASSES = list(range(100, 112))

@@ -31,7 +31,7 @@ TRUNCATION = 0.5
 
 
 def bench_model(resolution: int) -> Path:
-    from engine.cache import cache_dir
+    from core.cache import cache_dir
     from engine.testmodel import make_random_model
 
     out = cache_dir("bench-models", f"biggan-deep-{resolution}-random-w128")
@@ -120,7 +120,7 @@ def usable_specs(wanted) -> tuple[list[str], dict[str, str]]:
             if "BF16" not in cpu_capabilities(ov.Core()):
                 ok, why = False, "CPU has no bf16"
         if spec == "torch-bf16" and ok:
-            from engine.backends.torch_backend import cpu_has_bf16
+            from engine.cpu import cpu_has_bf16
 
             if not cpu_has_bf16():
                 ok, why = False, "CPU has no native bf16 (emulated: not worth timing)"
@@ -205,7 +205,7 @@ def main(argv=None) -> int:
                 "torch": torch.__version__, "python": platform.python_version(), "ref_batch": REF_BATCH,
                 "truncation": TRUNCATION, "repeats": args.repeats, "warmup": args.warmup, "skipped": skipped,
                 "time": time.strftime("%Y-%m-%d %H:%M:%S")}
-        from engine.atomic import write_bytes_atomic
+        from core.files import write_bytes_atomic
 
         write_bytes_atomic(args.json, json.dumps({"meta": meta, "rows": rows}, indent=2).encode())
     return 0

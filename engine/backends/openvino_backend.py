@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import cache_dir
-from ..errors import EngineError, first_line
+from core.cache import cache_dir
+from core.errors import first_line
+
+from ..errors import EngineError
 from .base import BaseEngine, NUM_CLASSES, Z_DIM
-from .torch_backend import physical_cores
+from ..cpu import physical_cores
 
 NAME = "openvino"
 PRECISIONS = {"bf16": "bf16", "fp32": "f32", "f32": "f32", "fp16": "f16", "f16": "f16"}

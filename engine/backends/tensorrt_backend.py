@@ -21,9 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_bytes_atomic
-from ..cache import cache_dir
-from ..errors import EngineError, first_line
+from core.files import write_bytes_atomic
+from core.cache import cache_dir
+from core.errors import first_line
+
+from ..errors import EngineError
 from .base import NUM_CLASSES, Z_DIM, BaseEngine
 
 NAME = "tensorrt"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import EngineError
+from ..cpu import cpu_has_bf16, physical_cores
 from .base import BaseEngine
 
 NAME = "torch"
@@ -19,47 +19,6 @@ def available() -> tuple[bool, str]:
     if torch.cuda.is_available():
         return True, f"CUDA ({torch.cuda.get_device_name(0)})"
     return True, "CPU" + (" with native bf16" if cpu_has_bf16() else "")
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
-    if {"avx512_bf16", "amx_bf16"} & _cpu_flags():
-        return True
-    return "AMX" in torch.backends.cpu.get_cpu_capability()  # non-Linux: what torch's dispatcher detected
-
-
-def physical_cores() -> int:
-    """Physical cores this process may run on (hyperthreads only slow conv-heavy inference down)."""
-    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    cores, phys, core = set(), None, None
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                key, _, val = line.partition(":")
-                key = key.strip()
-                if key == "physical id":
-                    phys = val.strip()
-                elif key == "core id":
-                    core = val.strip()
-                elif not key and core is not None:  # blank line ends one logical CPU
-                    cores.add((phys, core))
-                    phys = core = None
-        if core is not None:
-            cores.add((phys, core))
-    except OSError:
-        pass
-    return max(1, min(allowed, len(cores) or allowed))
 
 
 def resolve_precision(precision: str, device: str) -> str:

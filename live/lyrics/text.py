@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from live.errors import UserError
+from core.errors import LiveError
 
 # Metadata keys of the LRC convention; other bracket tags (`[Chorus]`, `[Verse 2]`) are section tags.
 _META_KEYS = {"ar", "ti", "al", "au", "by", "re", "ve", "length", "offset", "la", "lang", "id", "tool", "#"}
@@ -73,13 +73,13 @@ def _looks_like_path(s: str) -> bool:
 
 def _read_text_file(path: Path) -> str:
     if path.is_dir():
-        raise UserError(f"lyrics path {path} is a directory; pass a .txt or .lrc file")
+        raise LiveError(f"lyrics path {path} is a directory; pass a .txt or .lrc file")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise UserError(f"lyrics file not found: {path}") from None
+        raise LiveError(f"lyrics file not found: {path}") from None
     except OSError as e:
-        raise UserError(f"cannot read lyrics file {path}: {e.strerror or e}") from None
+        raise LiveError(f"cannot read lyrics file {path}: {e.strerror or e}") from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM, as some Windows LRC tools write
         try:
             return data.decode("utf-16")
@@ -93,11 +93,11 @@ def _read_text_file(path: Path) -> str:
             controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
             if controls <= len(text) // 100:
                 return text
-    raise UserError(f"lyrics file {path} is not text (binary data); pass a UTF-8 .txt or .lrc file")
+    raise LiveError(f"lyrics file {path} is not text (binary data); pass a UTF-8 .txt or .lrc file")
 
 
 def parse_lyrics(text: str, source: str = "<text>") -> Lyrics:
-    """Split into stanzas of Lines; raises UserError on a broken LRC timestamp or when no words remain."""
+    """Split into stanzas of Lines; raises LiveError on a broken LRC timestamp or when no words remain."""
     stanzas: list[tuple[Line, ...]] = []
     current: list[Line] = []
     offset_s = 0.0
@@ -140,7 +140,7 @@ def parse_lyrics(text: str, source: str = "<text>") -> Lyrics:
     flush()
     if not stanzas:
         where = "lyrics text" if source == "<text>" else f"lyrics file {source}"
-        raise UserError(f"{where} has no words; pass lyrics as plain text or LRC")
+        raise LiveError(f"{where} has no words; pass lyrics as plain text or LRC")
     if offset_s:
         stanzas = [
             tuple(Line(ln.text, ln.lineno, tuple(max(0.0, t - offset_s) for t in ln.times)) for ln in st)
@@ -167,8 +167,8 @@ def _offset(value: str, source: str, lineno: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise UserError(f"{source}:{lineno}: bad LRC [offset:{value}] tag (expected milliseconds, e.g. [offset:-250])") from None
+        raise LiveError(f"{source}:{lineno}: bad LRC [offset:{value}] tag (expected milliseconds, e.g. [offset:-250])") from None
 
 
-def _broken(source: str, lineno: int, tag: str) -> UserError:
-    return UserError(f"{source}:{lineno}: broken LRC timestamp {tag.strip()[:20]!r} (expected [mm:ss.xx])")
+def _broken(source: str, lineno: int, tag: str) -> LiveError:
+    return LiveError(f"{source}:{lineno}: broken LRC timestamp {tag.strip()[:20]!r} (expected [mm:ss.xx])")

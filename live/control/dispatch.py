@@ -4,7 +4,7 @@ Those sources run on their own threads (or timers); they put actions into an Inb
 applies them with apply(), next to the window's key actions, so Look stays single-threaded and every
 walker change still goes to the analysis thread as a command (and so into a recording as an event).
 
-Actions, besides the window's (see live.look.Look.apply):
+Actions, besides the window's (see live.control.look.Look.apply):
   ("set", name, value, source)        absolute parameter value; out of range: clamped and reported
   ("preset_name", name, source)       a preset by name
   ("classes_spec", "a, b, 12", source)
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from live import classes as cls
 from live.config import PARAM_SPECS
-from live.errors import UserError
+from core.errors import LiveError
 
 
 class Inbox:
@@ -73,7 +73,7 @@ def set_param(look, name: str, value, source: str) -> tuple[list, str]:
 def set_classes(look, spec: str, source: str) -> tuple[list, str]:
     try:
         chosen = cls.resolve_classes(str(spec))
-    except UserError as e:
+    except LiveError as e:
         return [], report(f"{source}: {e}")
     look.classes, look.classes_given = chosen, True
     return [("classes", list(chosen))], "classes: " + ", ".join(look.class_names())
@@ -114,7 +114,7 @@ def preset_path(name: str) -> Path | None:
 
     try:
         return _find_preset(name).expanduser().resolve()
-    except UserError:
+    except LiveError:
         return None
 
 
@@ -133,7 +133,7 @@ class PresetReloader:
         from live.config import load_preset as read_preset
         try:
             return read_preset(name)
-        except UserError:
+        except LiveError:
             return None
 
     def changed(self, look, paths: list[Path]) -> list[tuple[list, str]]:
@@ -149,7 +149,7 @@ class PresetReloader:
             elif p.exists():
                 try:
                     read_preset(str(p))
-                except UserError as e:
+                except LiveError as e:
                     out.append(([], report(str(e))))
         return out
 
@@ -160,7 +160,7 @@ class PresetReloader:
             return [], report(f"preset {p.name} was deleted — keeping the current look")
         try:
             new = read_preset(look.preset)
-        except UserError as e:
+        except LiveError as e:
             return [], report(f"{e} — keeping the current look")
         old, self.content = self.content or {}, new
         cmds: list = []

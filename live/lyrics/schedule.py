@@ -18,8 +18,8 @@ import os
 
 import numpy as np
 
-from live.errors import UserError
-from live.lyrics import SongScores, score_lyrics
+from core.errors import LiveError
+from live.lyrics.score import SongScores, score_lyrics
 
 # Cosine (all-MiniLM-L6-v2) above which a line clearly names a thing: 'coral reef' 0.76 for "Down beneath
 # the coral reef"; lines with no concrete noun top out near 0.3-0.4 ("Forevermore" -> thimble 0.38).
@@ -59,7 +59,7 @@ def lyrics_schedule(text_or_path: str | os.PathLike | SongScores, num_classes: i
                     min_line_score: float = MIN_LINE_SCORE) -> LyricsSchedule:
     """Schedule for plain or LRC lyrics (plain -> static). Pass a SongScores to reuse an encoding."""
     if num_classes < 1:
-        raise UserError(f"num_classes must be at least 1 (got {num_classes})")
+        raise LiveError(f"num_classes must be at least 1 (got {num_classes})")
     song = text_or_path if isinstance(text_or_path, SongScores) else score_lyrics(text_or_path, scoring, text_model)
     base = [int(i) for i in song.order[:num_classes]]
     events = song.lyrics.timed_lines() if song.lyrics.is_lrc else []

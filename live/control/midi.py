@@ -22,9 +22,9 @@ from pathlib import Path
 
 import tomllib
 
-from engine.atomic import write_text_atomic
+from core.files import write_text_atomic
 from live.config import PARAM_SPECS
-from live.errors import UserError
+from core.errors import LiveError
 
 PARAMS = list(PARAM_SPECS)  # pitch, tempo, jitter, truncation, smooth, num_classes
 ACTIONS = {"cut": ("cut",), "freeze": ("freeze",), "reseed": ("reseed",), "tap": ("tap",)}
@@ -52,26 +52,26 @@ class MidiMap:
         try:
             raw = tomllib.loads(p.read_text(encoding="utf-8"))
         except OSError as e:
-            raise UserError(f"{where}: cannot read it ({e.strerror})") from None
+            raise LiveError(f"{where}: cannot read it ({e.strerror})") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise UserError(f"{where}: invalid TOML ({e}) — fix the file") from None
+            raise LiveError(f"{where}: invalid TOML ({e}) — fix the file") from None
         unknown = set(raw) - {"channel", "cc", "program"}
         if unknown:
-            raise UserError(f"{where}: unknown key {sorted(unknown)[0]!r} — use channel, [cc], [program]")
+            raise LiveError(f"{where}: unknown key {sorted(unknown)[0]!r} — use channel, [cc], [program]")
         ch = raw.get("channel")
         if ch is not None and (isinstance(ch, bool) or not isinstance(ch, int) or not 1 <= ch <= 16):
-            raise UserError(f"{where}: channel = {ch!r} must be 1-16 (or leave it out for any)")
+            raise LiveError(f"{where}: channel = {ch!r} must be 1-16 (or leave it out for any)")
         cc = {}
         for k, v in raw.get("cc", {}).items():
             known = isinstance(v, str) and (v in PARAM_SPECS or v in ACTIONS)
             if not k.isdigit() or int(k) > 127 or not known:
-                raise UserError(f"{where}: [cc] {k} = {v!r}: want a CC 0-127 = a parameter "
+                raise LiveError(f"{where}: [cc] {k} = {v!r}: want a CC 0-127 = a parameter "
                                 f"({', '.join(PARAMS)}) or an action ({', '.join(ACTIONS)})")
             cc[int(k)] = v
         program = {}
         for k, v in raw.get("program", {}).items():
             if not k.isdigit() or int(k) > 127 or not isinstance(v, str):
-                raise UserError(f"{where}: [program] {k} = {v!r}: want a program 0-127 = \"preset name\"")
+                raise LiveError(f"{where}: [program] {k} = {v!r}: want a program 0-127 = \"preset name\"")
             program[int(k)] = v
         return cls(cc, program, ch)
 
@@ -167,7 +167,7 @@ def _quiet_alsa():
 
 
 def input_names() -> list[str]:
-    """MIDI input port names; UserError (one line) when MIDI itself is unavailable."""
+    """MIDI input port names; LiveError (one line) when MIDI itself is unavailable."""
     import mido
 
     try:
@@ -175,22 +175,22 @@ def input_names() -> list[str]:
             return list(mido.get_input_names())
     except Exception as e:  # rtmidi raises SystemError/RuntimeError variants without a sequencer
         why = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise UserError(f"MIDI is not available here ({why}): is ALSA's sequencer (snd-seq) loaded?") from None
+        raise LiveError(f"MIDI is not available here ({why}): is ALSA's sequencer (snd-seq) loaded?") from None
 
 
 def open_input(name: str, callback):
     """Open the first input port whose name contains `name` (case-insensitive); callback(msg) runs on
-    rtmidi's thread. Returns (port, port name); UserError (one line) if there is no such port."""
+    rtmidi's thread. Returns (port, port name); LiveError (one line) if there is no such port."""
     import mido
 
     names = input_names()
     match = [n for n in names if name.lower() in n.lower()]
     if not match:
         have = ", ".join(names) if names else "none"
-        raise UserError(f"no MIDI input matching {name!r} (inputs: {have})")
+        raise LiveError(f"no MIDI input matching {name!r} (inputs: {have})")
     try:
         with _quiet_alsa():
             port = mido.open_input(match[0], callback=callback)
     except Exception as e:
-        raise UserError(f"cannot open MIDI input {match[0]!r} ({e})") from None
+        raise LiveError(f"cannot open MIDI input {match[0]!r} ({e})") from None
     return port, match[0]

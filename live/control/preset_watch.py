@@ -1,7 +1,7 @@
 """Preset hot reload: notice edited, new and deleted preset files by polling their mtimes about once a second.
 
 Polling (a few stat calls a second) works on every OS and filesystem without extra threads. The watcher only
-reports changed paths; live.control decides what a change means for the running look.
+reports changed paths; live.control.dispatch decides what a change means for the running look.
 """
 from __future__ import annotations
 

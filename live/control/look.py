@@ -10,7 +10,7 @@ import random
 
 from live import classes as cls
 from live.config import PARAM_SPECS, WalkerParams, list_presets, load_preset, make_params
-from live.errors import UserError
+from core.errors import LiveError
 
 
 def preset_order() -> list[str]:
@@ -91,7 +91,7 @@ class Look:
             preset = load_preset(name)
             params = make_params(preset)
             chosen = cls.resolve_classes(preset["classes"]) if "classes" in preset else None
-        except UserError as e:
+        except LiveError as e:
             return [], str(e)
         self.preset = name
         cmds = []

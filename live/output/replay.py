@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from engine.atomic import save_npz_atomic
+from core.files import save_npz_atomic
 from live.config import WalkerParams
-from live.errors import UserError
-from live.events import Event, Steering, from_json
+from core.errors import LiveError
+from live.walk.steering import Event, Steering, from_json
 
 
 @dataclass(frozen=True)
@@ -40,20 +40,20 @@ class Recording:
 def load_recording(directory: str) -> Recording:
     d = Path(directory).expanduser()
     if not d.is_dir():
-        raise UserError(f"--replay {directory}: no such folder — pass a folder written by --record")
+        raise LiveError(f"--replay {directory}: no such folder — pass a folder written by --record")
     for name in ("session.json", "audio.wav", "events.jsonl"):
         if not (d / name).is_file():
-            raise UserError(f"--replay {directory}: {name} is missing — pass a folder written by --record")
+            raise LiveError(f"--replay {directory}: {name} is missing — pass a folder written by --record")
     try:
         session = json.loads((d / "session.json").read_text())
         params = WalkerParams(**session["params"])
         classes, seed = [int(k) for k in session["classes"]], int(session["seed"])
-    except (ValueError, KeyError, TypeError, UserError) as e:
-        raise UserError(f"--replay {directory}: session.json is unreadable ({e}) — was it edited?") from None
+    except (ValueError, KeyError, TypeError, LiveError) as e:
+        raise LiveError(f"--replay {directory}: session.json is unreadable ({e}) — was it edited?") from None
     try:
         sr = sf.info(str(d / "audio.wav")).samplerate
     except (RuntimeError, sf.LibsndfileError) as e:
-        raise UserError(f"--replay {directory}: audio.wav is unreadable ({e})") from None
+        raise LiveError(f"--replay {directory}: audio.wav is unreadable ({e})") from None
     return Recording(d, d / "audio.wav", sr, params, classes, seed, read_events(d / "events.jsonl"), session)
 
 
@@ -65,11 +65,11 @@ def read_events(path: Path) -> list[Event]:
             continue
         try:
             events.append(from_json(line))
-        except (ValueError, UserError) as e:
+        except (ValueError, LiveError) as e:
             if i == len(lines):  # torn by a crash mid-write: the set goes on without it
                 print(f"live: {path.name} line {i} is incomplete, ignored", file=sys.stderr)
                 break
-            raise UserError(f"{path} line {i}: {e} — the recording is damaged") from None
+            raise LiveError(f"{path} line {i}: {e} — the recording is damaged") from None
     events.sort(key=lambda ev: ev.pos)  # stable: same-position events keep their order
     return events
 
@@ -96,7 +96,7 @@ class StepLog:
 
 
 class ReplaySource:
-    """The export's analysis source for a recording: trajectory() and blocks(info) (see live.export).
+    """The export's analysis source for a recording: trajectory() and blocks(info) (see live.output.export).
 
     blocks() pairs the recorded samples (read exactly) with the export's decoded stereo for the mp4 track.
     """
@@ -122,7 +122,7 @@ class ReplaySource:
         return x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
 
     def blocks(self, info):
-        from live import audio_file
+        from live.audio import decode as audio_file
 
         out_pos = 0
         for _, planar in audio_file.blocks(info):
@@ -145,14 +145,14 @@ def source_from_args(args) -> ReplaySource:
     from live.config import PARAM_SPECS
 
     if args.export:
-        raise UserError(f"--replay takes its audio from {args.replay}: drop {args.export!r} after --export")
+        raise LiveError(f"--replay takes its audio from {args.replay}: drop {args.export!r} after --export")
     given = [f"--{k.replace('_', '-')}" for k in PARAM_SPECS if getattr(args, k, None) is not None]
     given += [f for f, v in (("--classes", args.classes), ("--seed", args.seed), ("--lyrics", args.lyrics))
               if v is not None]
     if args.preset != "default":
         given.append("--preset")
     if given:
-        raise UserError(f"--replay re-renders the recorded look: drop {', '.join(given)}")
+        raise LiveError(f"--replay re-renders the recorded look: drop {', '.join(given)}")
     return ReplaySource(load_recording(args.replay), log_steps=bool(args.save_latents))
 
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from live.config import DT_REF, WalkerParams
-from live.features import Frame
+from live.analysis.features import Frame
 
 Z_DIM, N_CLASSES = 128, 1000
 UPDATE_TAU_S = -DT_REF / np.log(3 / 4)  # seed: update = (update + 3·update_last)/4 per frame

@@ -1,6 +1,6 @@
 """OSC remote control (python-osc): `--osc [HOST:]PORT` listens, `--osc-out HOST:PORT` sends features.
 
-In (UDP, on its own thread; every message becomes an action for the main thread, see live.control):
+In (UDP, on its own thread; every message becomes an action for the main thread, see live.control.dispatch):
   /live/<parameter> f   every walker parameter, e.g. /live/truncation 0.3 (out of range: clamped, reported)
   /live/preset s        a preset by name (an int: the n-th preset, as keys 1-9)
   /live/classes s       comma list of ImageNet names or ids
@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 
 from live.config import PARAM_SPECS
-from live.errors import UserError
+from core.errors import LiveError
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -27,18 +27,18 @@ def parse_address(spec: str, flag: str, need_host: bool = False, lowest: int = 1
     if not sep:
         host = ""
     if need_host and not host:
-        raise UserError(f"{flag} {spec}: give HOST:PORT, e.g. 127.0.0.1:9001")
+        raise LiveError(f"{flag} {spec}: give HOST:PORT, e.g. 127.0.0.1:9001")
     try:
         p = int(port)
     except ValueError:
         p = -1
     if not lowest <= p <= 65535:
-        raise UserError(f"{flag} {spec}: the port must be a number {lowest}–65535, e.g. {flag} 9000")
+        raise LiveError(f"{flag} {spec}: the port must be a number {lowest}–65535, e.g. {flag} 9000")
     return host.strip("[]") or DEFAULT_HOST, p
 
 
 class OscServer:
-    """Listens for /live/... messages and puts actions into `inbox` (a live.control.Inbox)."""
+    """Listens for /live/... messages and puts actions into `inbox` (a live.control.dispatch.Inbox)."""
 
     def __init__(self, spec: str, inbox):
         from pythonosc.dispatcher import Dispatcher
@@ -58,7 +58,7 @@ class OscServer:
         try:
             self.server = BlockingOSCUDPServer((self.host, self.port), d)
         except OSError as e:
-            raise UserError(f"--osc {spec}: cannot listen on {self.host}:{self.port} ({e.strerror}) — "
+            raise LiveError(f"--osc {spec}: cannot listen on {self.host}:{self.port} ({e.strerror}) — "
                             "choose another port") from None
         self.port = self.server.server_address[1]  # the real one when 0 was asked for
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
@@ -123,7 +123,7 @@ class OscOut:
         try:
             self.client = SimpleUDPClient(self.host, self.port)
         except OSError as e:
-            raise UserError(f"--osc-out {spec}: cannot send there ({e.strerror})") from None
+            raise LiveError(f"--osc-out {spec}: cannot send there ({e.strerror})") from None
         self.errors = 0
 
     def send(self, frame, beat: bool, beats: int, bpm: float | None) -> None:

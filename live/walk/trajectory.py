@@ -6,12 +6,12 @@ from typing import Sequence
 import numpy as np
 
 from live.config import WalkerParams
-from live.features import FeatureExtractor
-from live.walker import State, Walker
+from live.analysis.features import FeatureExtractor
+from live.walk.walker import State, Walker
 
 
 class Trajectory:
-    """Feeds audio blocks through features and the walker (control changes come through live.events)."""
+    """Feeds audio blocks through features and the walker (control changes come through live.walk.steering)."""
 
     def __init__(self, sr: int, params: WalkerParams, classes: Sequence[int], seed: int):
         self.features = FeatureExtractor(sr)

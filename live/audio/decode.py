@@ -11,7 +11,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from live.errors import UserError
+from core.errors import LiveError
 
 ANALYSIS_SR = 22050  # the seed's analysis rate; the features code works at any rate
 OUTPUT_RATES = (44100, 48000)  # AAC rates we write; anything else is resampled to 44.1 kHz
@@ -28,23 +28,23 @@ class AudioInfo:
 def check_input(path: str) -> None:
     """One-line errors for the inputs a user gets wrong most often."""
     if not os.path.exists(path):
-        raise UserError(f"input '{path}' does not exist: check the path")
+        raise LiveError(f"input '{path}' does not exist: check the path")
     if os.path.isdir(path):
-        raise UserError(f"input '{path}' is a directory: pass an audio file (wav, flac, ogg, mp3, m4a)")
+        raise LiveError(f"input '{path}' is a directory: pass an audio file (wav, flac, ogg, mp3, m4a)")
     if os.path.getsize(path) == 0:
-        raise UserError(f"input '{path}' is empty (0 bytes): pass an audio file")
+        raise LiveError(f"input '{path}' is empty (0 bytes): pass an audio file")
     if not os.access(path, os.R_OK):
-        raise UserError(f"input '{path}' is not readable: check its permissions")
+        raise LiveError(f"input '{path}' is not readable: check its permissions")
 
 
 def _open(path: str):
     try:
         container = av.open(path)
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
-        raise UserError(f"cannot decode '{path}' as audio ({_reason(e)}): pass a wav, flac, ogg, mp3 or m4a file")
+        raise LiveError(f"cannot decode '{path}' as audio ({_reason(e)}): pass a wav, flac, ogg, mp3 or m4a file")
     if not container.streams.audio:
         container.close()
-        raise UserError(f"cannot decode '{path}' as audio (no audio stream): pass a wav, flac, ogg, mp3 or m4a file")
+        raise LiveError(f"cannot decode '{path}' as audio (no audio stream): pass a wav, flac, ogg, mp3 or m4a file")
     return container
 
 
@@ -60,7 +60,7 @@ def probe(path: str) -> AudioInfo:
         stream = container.streams.audio[0]
         sr = stream.codec_context.sample_rate or stream.rate
         if not sr:
-            raise UserError(f"cannot decode '{path}' as audio (no sample rate): pass a wav, flac, ogg, mp3 or m4a file")
+            raise LiveError(f"cannot decode '{path}' as audio (no sample rate): pass a wav, flac, ogg, mp3 or m4a file")
         if stream.duration and stream.time_base:
             duration = float(stream.duration * stream.time_base)
         elif container.duration:
@@ -82,7 +82,7 @@ def _frames(container, path: str):
         for frame in container.decode(audio=0):
             yield frame
     except av.error.FFmpegError as e:
-        raise UserError(f"cannot decode '{path}' ({_reason(e)}): the file may be corrupt")
+        raise LiveError(f"cannot decode '{path}' ({_reason(e)}): the file may be corrupt")
 
 
 def blocks(info: AudioInfo) -> Iterator[tuple[np.ndarray, np.ndarray]]:

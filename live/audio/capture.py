@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from live.errors import UserError
+from core.errors import LiveError
 
 _STAMPS = 256  # block time stamps kept (power of two); far more than the reader ever lags
 
@@ -23,7 +23,7 @@ def _sd():
     try:
         import sounddevice
     except OSError as e:  # sounddevice raises OSError when libportaudio is absent
-        raise UserError(f"audio input needs PortAudio ({e}): install it, e.g. "
+        raise LiveError(f"audio input needs PortAudio ({e}): install it, e.g. "
                         "`apt-get install libportaudio2` (Debian/Ubuntu) or `brew install portaudio`") from None
     return sounddevice
 
@@ -35,7 +35,7 @@ def list_devices() -> list[dict]:
         default_in = sd.default.device[0]
         devices = sd.query_devices()
     except sd.PortAudioError as e:
-        raise UserError(f"cannot list audio devices: {e}") from None
+        raise LiveError(f"cannot list audio devices: {e}") from None
     return [dict(index=d["index"], name=d["name"], channels=d["max_input_channels"],
                  samplerate=d["default_samplerate"], default=d["index"] == default_in)
             for d in devices if d["max_input_channels"] > 0]
@@ -59,13 +59,13 @@ def resolve_device(spec: str | int | None) -> dict:
         spec = int(spec)
     try:
         if not any(d["max_input_channels"] > 0 for d in sd.query_devices()):
-            raise UserError("no audio input device found: plug in a microphone or line-in (`live -l` lists devices)")
+            raise LiveError("no audio input device found: plug in a microphone or line-in (`live -l` lists devices)")
         info = sd.query_devices(spec, "input") if spec is not None else sd.query_devices(kind="input")
     except (ValueError, sd.PortAudioError) as e:
         what = f"input device {spec!r}" if spec is not None else "a default input device"
-        raise UserError(f"cannot use {what} ({str(e).splitlines()[0]}): run `live -l` to list devices") from None
+        raise LiveError(f"cannot use {what} ({str(e).splitlines()[0]}): run `live -l` to list devices") from None
     if info["max_input_channels"] < 1:
-        raise UserError(f"device {info['name']!r} has no input channels: run `live -l` to list input devices")
+        raise LiveError(f"device {info['name']!r} has no input channels: run `live -l` to list input devices")
     return dict(info)
 
 
@@ -140,7 +140,7 @@ class AudioInput:
         self.samplerate = int(samplerate or info["default_samplerate"])
         self.channels = int(channels or min(2, info["max_input_channels"]))
         if not 1 <= self.channels <= info["max_input_channels"]:
-            raise UserError(f"device {self.device_name!r} has {info['max_input_channels']} input channels, "
+            raise LiveError(f"device {self.device_name!r} has {info['max_input_channels']} input channels, "
                             f"not {self.channels}: pass --channels 1..{info['max_input_channels']}")
         self.blocksize = int(blocksize)
         # A stream is stalled when no block came for stall_s (or 4 blocks, for huge blocks at low rates).
@@ -200,7 +200,7 @@ class AudioInput:
         try:
             self._stream = self._open()
         except sd.PortAudioError as e:
-            raise UserError(f"cannot open input {self.device_name!r} at {self.samplerate} Hz, "
+            raise LiveError(f"cannot open input {self.device_name!r} at {self.samplerate} Hz, "
                             f"{self.channels} ch ({str(e).splitlines()[0]}): try -r/--samplerate, "
                             "--channels or another -d/--device") from None
         self._opened_at = time.monotonic()

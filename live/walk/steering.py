@@ -18,8 +18,8 @@ from typing import Callable, Iterable, NamedTuple
 import numpy as np
 
 from live.config import WalkerParams
-from live.trajectory import Trajectory
-from live.walker import State, Walker
+from live.walk.trajectory import Trajectory
+from live.walk.walker import State, Walker
 
 KINDS = ("params", "classes", "reseed", "freeze")
 

@@ -5,7 +5,7 @@ hot reload, recording. The runtime calls it from two threads:
   main thread:     actions() (queued OSC/MIDI/beat actions), apply(look, action) for every action
                    (keys included), tick(look) about every frame (hot reload, recorder errors), hud()
 
-Nothing here touches the walker: changes become commands for the analysis thread (live.events).
+Nothing here touches the walker: changes become commands for the analysis thread (live.walk.steering).
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import dataclasses
 import time
 from pathlib import Path
 
-from live import control
-from live.beat import BeatCounter, BeatTracker
-from live.errors import UserError
-from live.features import hop_samples
+from live.control import dispatch as control
+from live.analysis.beat import BeatCounter, BeatTracker
+from core.errors import LiveError
+from live.analysis.features import hop_samples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,8 +33,8 @@ class VJOptions:
 class VJ:
     def __init__(self, opts: VJOptions, samplerate: int, preset: str = "default"):
         """Checks everything that can be wrong with the options (fails fast, before the model loads)."""
-        from live.osc import OscOut, OscServer
-        from live.presets_watch import PresetWatcher
+        from live.control.osc import OscOut, OscServer
+        from live.control.preset_watch import PresetWatcher
 
         self.opts = opts
         self.inbox = control.Inbox()
@@ -53,13 +53,13 @@ class VJ:
         self.samplerate = samplerate
         self.recorder = None
         if opts.record:
-            from live.record import check_folder
+            from live.output.record import check_folder
             check_folder(opts.record)
         self._recorder_error_shown = self._closed = False
 
     @staticmethod
     def _midi_control(opts: VJOptions):
-        from live.midi import MidiControl, MidiMap, user_map_path
+        from live.control.midi import MidiControl, MidiMap, user_map_path
 
         if opts.midi_map:
             return MidiControl(MidiMap.load(opts.midi_map), Path(opts.midi_map).expanduser())
@@ -71,15 +71,15 @@ class VJ:
     def start(self, session: dict) -> "VJ":
         """Listen, open MIDI, start recording (`session`: seed, preset, model, params, classes...)."""
         if self.opts.record:
-            from live.record import Recorder
+            from live.output.record import Recorder
             self.recorder = Recorder(self.opts.record, self.samplerate, session)
         if self.osc is not None:
             self.osc.start()
         if self.opts.midi:
-            from live.midi import open_input
+            from live.control.midi import open_input
             try:
                 self.midi_port, self.midi_name = open_input(self.opts.midi, lambda m: self.inbox.put(("midi", m)))
-            except UserError as e:
+            except LiveError as e:
                 control.report(f"{e} — continuing without MIDI")
         return self
 
@@ -179,13 +179,13 @@ def add_flags(p) -> None:
 
 def options_from(args) -> VJOptions:
     if args.cut_on_beat is not None and not 1 <= args.cut_on_beat <= 1024:
-        raise UserError(f"--cut-on-beat {args.cut_on_beat} is out of range 1–1024")
+        raise LiveError(f"--cut-on-beat {args.cut_on_beat} is out of range 1–1024")
     return VJOptions(midi=args.midi, midi_map=args.midi_map, osc=args.osc, osc_out=args.osc_out,
                      cut_on_beat=args.cut_on_beat, record=args.record)
 
 
 def list_midi() -> int:
-    from live.midi import input_names
+    from live.control.midi import input_names
 
     names = input_names()
     print("\n".join(names) if names else "no MIDI input ports")

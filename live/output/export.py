@@ -19,11 +19,11 @@ from typing import Optional, Sequence
 import av
 import numpy as np
 
-from engine.atomic import save_npz_atomic
-from live import audio_file
+from core.files import save_npz_atomic
+from live.audio import decode as audio_file
 from live.config import WalkerParams
-from live.errors import UserError
-from live.events import Steering, schedule_events
+from core.errors import LiveError
+from live.walk.steering import Steering, schedule_events
 
 _DONE = object()
 
@@ -41,31 +41,31 @@ class ExportJob:
     batch: int = 8
     save_latents: Optional[str] = None
     schedule: object = None  # lyrics schedule: classes_at(time_s) -> list[int]
-    source: object = None  # replay (live.replay.ReplaySource): trajectory() and blocks(info) instead of ours
+    source: object = None  # replay (live.output.replay.ReplaySource): trajectory() and blocks(info) instead of ours
     crf: int = 18
     x264_preset: str = "fast"
 
 
 def frame_count(info_duration: float, start: float, duration: Optional[float], fps: float) -> tuple[float, int]:
     if start < 0:
-        raise UserError(f"--start {start:g} is negative: pass a time in seconds from the beginning")
+        raise LiveError(f"--start {start:g} is negative: pass a time in seconds from the beginning")
     if start >= info_duration:
-        raise UserError(f"--start {start:g} s is past the end of the audio ({info_duration:.1f} s)")
+        raise LiveError(f"--start {start:g} s is past the end of the audio ({info_duration:.1f} s)")
     dur = info_duration - start if duration is None else min(duration, info_duration - start)
     n = int(round(dur * fps))
     if n < 1:
-        raise UserError(f"nothing to render: {dur:.3f} s at {fps:g} fps is less than one frame")
+        raise LiveError(f"nothing to render: {dur:.3f} s at {fps:g} fps is less than one frame")
     return dur, n
 
 
 def _check_output(output: str) -> str:
     out_dir = os.path.dirname(os.path.abspath(output)) or "."
     if os.path.isdir(output):
-        raise UserError(f"output '{output}' is a directory: pass a file name such as song.mp4")
+        raise LiveError(f"output '{output}' is a directory: pass a file name such as song.mp4")
     if not os.path.isdir(out_dir):
-        raise UserError(f"output folder '{out_dir}' does not exist: create it or choose another -o path")
+        raise LiveError(f"output folder '{out_dir}' does not exist: create it or choose another -o path")
     if not os.access(out_dir, os.W_OK):
-        raise UserError(f"cannot write to '{out_dir}': choose another -o path")
+        raise LiveError(f"cannot write to '{out_dir}': choose another -o path")
     return out_dir
 
 
@@ -74,7 +74,7 @@ def _writable_temp(output: str) -> str:
     try:
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(output) + ".", suffix=".part", dir=out_dir)
     except OSError as e:
-        raise UserError(f"cannot write to '{out_dir}' ({e.strerror}): choose another -o path")
+        raise LiveError(f"cannot write to '{out_dir}' ({e.strerror}): choose another -o path")
     os.close(fd)
     return tmp
 
@@ -189,7 +189,7 @@ def run_export(job: ExportJob, engine, progress: bool = True, prepared: Optional
         try:
             latents.save(job.save_latents)
         except OSError as e:
-            raise UserError(f"wrote {job.output} but not --save-latents {job.save_latents} ({e.strerror})")
+            raise LiveError(f"wrote {job.output} but not --save-latents {job.save_latents} ({e.strerror})")
     wall = time.perf_counter() - t0
     return {"frames": n_frames, "duration_s": dur, "wall_s": wall, "ms_per_frame": 1000 * wall / n_frames,
             "engine_ms_per_frame": 1000 * render_s / n_frames}
@@ -259,7 +259,7 @@ def _produce(job: ExportJob, info, dur: float, n_frames: int, work: queue.Queue,
     while k < n_frames and last is not None:
         emit(last)
     if k < n_frames:
-        raise UserError(f"'{job.audio}' is too short to analyse: pass at least 0.1 s of audio")
+        raise LiveError(f"'{job.audio}' is too short to analyse: pass at least 0.1 s of audio")
     _put(work, _DONE, stop)
 
 
@@ -268,7 +268,7 @@ def _encode(container, job: ExportJob, info, size: int, q: queue.Queue, stop: th
         _encode_loop(container, job, info, size, q, stop)
     except (OSError, av.error.FFmpegError) as e:
         reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
-        raise UserError(f"cannot write '{job.output}' ({reason}): check free space or choose another -o path")
+        raise LiveError(f"cannot write '{job.output}' ({reason}): check free space or choose another -o path")
 
 
 def _encode_loop(container, job: ExportJob, info, size: int, q: queue.Queue, stop: threading.Event) -> None:

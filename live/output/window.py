@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from live.errors import UserError
+from core.errors import LiveError
 
 # Walker parameter keys: letter selects, Up/Down change the selected one (see KEY_HELP).
 PARAM_KEYS = {"p": "pitch_sensitivity", "e": "tempo_sensitivity", "j": "jitter", "u": "truncation",
@@ -45,7 +45,7 @@ class Display:
     def __init__(self, title: str, frame_size: tuple[int, int], fullscreen: bool = False, display: int = 0,
                  scale_filter: str = "smooth", min_logical: int = 512):
         if scale_filter not in ("nearest", "smooth"):
-            raise UserError(f"--scale-filter {scale_filter!r}: choose nearest or smooth")
+            raise LiveError(f"--scale-filter {scale_filter!r}: choose nearest or smooth")
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
         # SDL reads hints from the environment when the renderer is created.
         os.environ["SDL_RENDER_SCALE_QUALITY"] = "linear" if scale_filter == "smooth" else "nearest"
@@ -55,11 +55,11 @@ class Display:
             pygame.display.init()
             pygame.font.init()
         except pygame.error as e:
-            raise UserError(f"cannot open a window ({e}): run inside a desktop session, "
+            raise LiveError(f"cannot open a window ({e}): run inside a desktop session, "
                             "or set SDL_VIDEODRIVER=dummy for a headless run") from None
         n = pygame.display.get_num_displays()
         if not 0 <= display < n:
-            raise UserError(f"--display {display}: this machine has {n} display(s), use 0..{n - 1}")
+            raise LiveError(f"--display {display}: this machine has {n} display(s), use 0..{n - 1}")
         fw, fh = frame_size
         k = max(1, math.ceil(min_logical / max(fw, fh)))
         self.logical = (fw * k, fh * k)

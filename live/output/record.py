@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic import save_npz_atomic, write_text_atomic
-from live.errors import UserError
-from live.events import Event, to_json
+from core.files import save_npz_atomic, write_text_atomic
+from core.errors import LiveError
+from live.walk.steering import Event, to_json
 
 Z, C = 128, 1000
 ROW = Z + C + 2  # z, c, t, time_s as float32
@@ -82,9 +82,9 @@ def check_folder(directory: str) -> Path:
     """A folder --record can use: new or without a recording in it."""
     d = Path(directory).expanduser()
     if (d / "audio.wav").exists() or (d / "session.json").exists():
-        raise UserError(f"--record {directory}: it already holds a recording — choose a new folder")
+        raise LiveError(f"--record {directory}: it already holds a recording — choose a new folder")
     if d.exists() and not d.is_dir():
-        raise UserError(f"--record {directory}: that is a file — pass a folder")
+        raise LiveError(f"--record {directory}: that is a file — pass a folder")
     return d
 
 
@@ -105,7 +105,7 @@ class Recorder:
             self._events = open(d / "events.jsonl", "w")
             self._spool = open(d / "latents.spool", "wb")
         except OSError as e:
-            raise UserError(f"--record {directory}: cannot write there ({e.strerror}) — choose another folder")
+            raise LiveError(f"--record {directory}: cannot write there ({e.strerror}) — choose another folder")
         self.dir, self.sr = d, int(sr)
         self.steps = self.n_events = 0
         self.error: str | None = None

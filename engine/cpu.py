@@ -1,0 +1,48 @@
+"""Facts of this machine's CPU that choose engine settings: native bf16, physical cores."""
+
+from __future__ import annotations
+
+import os
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    if {"avx512_bf16", "amx_bf16"} & _cpu_flags():
+        return True
+    import torch
+
+    return "AMX" in torch.backends.cpu.get_cpu_capability()  # non-Linux: what torch's dispatcher detected
+
+
+def physical_cores() -> int:
+    """Physical cores this process may run on (hyperthreads only slow conv-heavy inference down)."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores, phys, core = set(), None, None
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                key = key.strip()
+                if key == "physical id":
+                    phys = val.strip()
+                elif key == "core id":
+                    core = val.strip()
+                elif not key and core is not None:  # blank line ends one logical CPU
+                    cores.add((phys, core))
+                    phys = core = None
+        if core is not None:
+            cores.add((phys, core))
+    except OSError:
+        pass
+    return max(1, min(allowed, len(cores) or allowed))

@@ -1,0 +1,1 @@
+"""The packaged presets (TOML files beside this one); installed as live.presets."""
