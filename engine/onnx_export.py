@@ -27,6 +27,7 @@ from torch import nn
 
 from core.files import atomic_output
 from core.cache import cache_dir
+from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import first_line
 from .errors import EngineError
 
@@ -132,8 +133,8 @@ def _export(gen: nn.Module, variant: str, dest: Path) -> None:
     if variant in _BODY_DTYPE:
         gen.set_body_dtype(_BODY_DTYPE[variant])
     module = gen if variant == "uint8" else _Pixels(gen)
-    z_dim = getattr(gen, "z_dim", 128)
-    n_cls = getattr(gen, "num_classes", 1000)
+    z_dim = getattr(gen, "z_dim", Z_DIM)
+    n_cls = getattr(gen, "num_classes", NUM_CLASSES)
     example = (torch.zeros(2, z_dim), torch.zeros(2, n_cls), torch.full((2,), 0.5))  # B=2: B=1 would specialise
     batch = torch.export.Dim("batch", min=1, max=4096)
     dyn = {name: {0: batch} for name in INPUT_NAMES}

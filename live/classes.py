@@ -10,9 +10,9 @@ from importlib import resources
 
 import numpy as np
 
+from core.dims import NUM_CLASSES
 from core.errors import LiveError
 
-NUM_CLASSES = 1000
 
 
 def _load() -> tuple[list[str], list[list[str]]]:

@@ -22,6 +22,7 @@ from live.audio.capture import AudioInput
 from live.classes import LABELS
 from live.config import WalkerParams
 from live.output.window import Display
+from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import LiveError
 from live.walk.steering import Steering, schedule_events
 from live.control.look import Look
@@ -194,8 +195,8 @@ def run_live(opts: LiveOptions, engine=None) -> int:
         vj.close()
         raise
     try:
-        z = np.zeros((1, 128), np.float32)
-        c = np.zeros((1, 1000), np.float32)
+        z = np.zeros((1, Z_DIM), np.float32)
+        c = np.zeros((1, NUM_CLASSES), np.float32)
         c[0, opts.classes[0]] = 1
         for _ in range(2):  # warm up (graph compile, caches) before the clock starts
             engine.render(z, c, np.array([opts.params.truncation], np.float32))

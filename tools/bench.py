@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import numpy as np  # noqa: E402
 
+from core.dims import NUM_CLASSES, Z_DIM  # noqa: E402
+
 BACKENDS = ("torch-fp32", "torch-bf16", "openvino-bf16", "openvino-fp32", "tensorrt-fp16")
 REF_BATCH = 30  # deep-music-visualizer's default --batch_size
 TRUNCATION = 0.5
@@ -44,9 +46,9 @@ def bench_model(resolution: int) -> Path:
 def inputs(batch: int, seed: int = 0):
     """Walker-like inputs: z within +-2 truncation, a soft mix of 12 classes, one truncation for all."""
     rng = np.random.default_rng(seed)
-    z = (np.clip(rng.standard_normal((batch, 128)), -2, 2) * TRUNCATION).astype(np.float32)
-    c = np.zeros((batch, 1000), np.float32)
-    classes = rng.choice(1000, 12, replace=False)
+    z = (np.clip(rng.standard_normal((batch, Z_DIM)), -2, 2) * TRUNCATION).astype(np.float32)
+    c = np.zeros((batch, NUM_CLASSES), np.float32)
+    classes = rng.choice(NUM_CLASSES, 12, replace=False)
     c[:, classes] = rng.uniform(0, 1, (batch, 12))
     return z, c, np.full(batch, TRUNCATION, np.float32)
 
@@ -99,7 +101,7 @@ def startup_seconds(spec: str, model_dir: Path) -> float:
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r}); import numpy as np; "
             f"from engine.backends import create_engine; "
             f"e = create_engine({str(model_dir)!r}, backend={backend!r}, precision={precision!r}, max_batch=1); "
-            f"e.render(np.zeros((1, 128), np.float32), np.eye(1, 1000, dtype=np.float32), np.ones(1, np.float32))")
+            f"e.render(np.zeros((1, {Z_DIM}), np.float32), np.eye(1, {NUM_CLASSES}, dtype=np.float32), np.ones(1, np.float32))")
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start

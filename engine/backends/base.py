@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-Z_DIM = 128
-NUM_CLASSES = 1000
+from core.dims import NUM_CLASSES, Z_DIM
 
 
 class BaseEngine:

@@ -24,7 +24,9 @@ from core.cache import cache_dir
 from core.errors import first_line
 
 from ..errors import EngineError
-from .base import BaseEngine, NUM_CLASSES, Z_DIM
+from core.dims import NUM_CLASSES, Z_DIM
+
+from .base import BaseEngine
 from ..cpu import physical_cores
 
 NAME = "openvino"

@@ -26,7 +26,9 @@ from core.cache import cache_dir
 from core.errors import first_line
 
 from ..errors import EngineError
-from .base import NUM_CLASSES, Z_DIM, BaseEngine
+from core.dims import NUM_CLASSES, Z_DIM
+
+from .base import BaseEngine
 
 NAME = "tensorrt"
 BUILD_VERSION = "1"  # bump when build settings below change what an engine contains

@@ -22,6 +22,7 @@ import numpy as np
 from core.files import save_npz_atomic
 from live.audio import decode as audio_file
 from live.config import WalkerParams
+from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import LiveError
 from live.walk.steering import Steering, schedule_events
 
@@ -206,8 +207,8 @@ class _LatentLog:
     """Per-frame z, c, t for --save-latents (N x 1129 floats: small next to a song's frames)."""
 
     def __init__(self, n: int):
-        self.z = np.zeros((n, 128), np.float32)
-        self.c = np.zeros((n, 1000), np.float32)
+        self.z = np.zeros((n, Z_DIM), np.float32)
+        self.c = np.zeros((n, NUM_CLASSES), np.float32)
         self.t = np.zeros(n, np.float32)
 
     def save(self, path: str) -> None:

@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from core.files import save_npz_atomic, write_text_atomic
+from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import LiveError
 from live.walk.steering import Event, to_json
 
-Z, C = 128, 1000
+Z, C = Z_DIM, NUM_CLASSES
 ROW = Z + C + 2  # z, c, t, time_s as float32
 
 

@@ -21,6 +21,7 @@ import soundfile as sf
 
 from core.files import save_npz_atomic
 from live.config import WalkerParams
+from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import LiveError
 from live.walk.steering import Event, Steering, from_json
 
@@ -85,8 +86,8 @@ class StepLog:
 
     def arrays(self) -> dict:
         n = len(self.rows)
-        z = np.array([r[0] for r in self.rows], np.float32).reshape(n, 128)
-        c = np.array([r[1] for r in self.rows], np.float32).reshape(n, 1000)
+        z = np.array([r[0] for r in self.rows], np.float32).reshape(n, Z_DIM)
+        c = np.array([r[1] for r in self.rows], np.float32).reshape(n, NUM_CLASSES)
         t = np.array([r[2] for r in self.rows], np.float32)
         ts = np.array([r[3] for r in self.rows], np.float32)
         return dict(z=z, c=c, t=t, time_s=ts)

@@ -17,10 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from core.dims import NUM_CLASSES, Z_DIM
 from live.config import DT_REF, WalkerParams
 from live.analysis.features import Frame
 
-Z_DIM, N_CLASSES = 128, 1000
 UPDATE_TAU_S = -DT_REF / np.log(3 / 4)  # seed: update = (update + 3·update_last)/4 per frame
 JITTER_PERIOD_S = 200 * DT_REF  # seed: new jitter factors every 200 frames
 RANK_TAU_S = 8.0  # memory of the pitch-class ranking
@@ -94,8 +94,8 @@ class Walker:
         self._set_classes(list(classes), self._params.num_classes)
 
     def _set_classes(self, classes: list[int], num_classes: int) -> None:
-        if not classes or not all(0 <= int(k) < N_CLASSES for k in classes):
-            raise ValueError(f"classes must be a non-empty list of ids 0..{N_CLASSES - 1}, got {classes}")
+        if not classes or not all(0 <= int(k) < NUM_CLASSES for k in classes):
+            raise ValueError(f"classes must be a non-empty list of ids 0..{NUM_CLASSES - 1}, got {classes}")
         self._classes = [int(k) for k in classes]
         n = min(num_classes, len(classes))
         old_w = self._slot_w
@@ -180,7 +180,7 @@ class Walker:
             self._slot_pc[weakest] = best
 
     def _scatter(self) -> np.ndarray:
-        c = np.zeros(N_CLASSES)
+        c = np.zeros(NUM_CLASSES)
         n = len(self._slot_w)
         np.add.at(c, np.array(self._classes[:n], int), self._slot_w)
         return c
