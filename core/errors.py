@@ -9,3 +9,11 @@ class LiveError(Exception):
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """The first line of an exception's message (some have none), for one-line errors."""
     return (str(exc).splitlines() or [type(exc).__name__])[0][:limit]
+
+
+def warn(text: str) -> str:
+    """A warning a user should see but that stops nothing: one line on stderr. Returns the text (for a HUD)."""
+    import sys
+
+    print(f"live: {text}", file=sys.stderr, flush=True)
+    return text

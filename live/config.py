@@ -7,9 +7,9 @@ dt_ref = 512/22050 s (see presets/default.toml).
 from __future__ import annotations
 
 import dataclasses
-import difflib
+import math
+import re
 import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -51,9 +51,6 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         "follow the most prominent pitch classes", int),
 }
 
-# Keys a preset may hold besides the parameters.
-EXTRA_KEYS = {"classes": "comma list of ImageNet class names or ids", "seed": "random seed (integer >= 0)"}
-
 
 @dataclasses.dataclass(frozen=True)
 class WalkerParams:
@@ -66,14 +63,14 @@ class WalkerParams:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            _check(f.name, getattr(self, f.name), f"{f.name} =")
+            check_value(f.name, getattr(self, f.name), f"{f.name} =")
 
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _check(name: str, value: Any, what: str) -> float | int:
+def check_value(name: str, value: Any, what: str) -> float | int:
     """Validated value of one parameter; `what` prefixes the message ('preset x.toml: truncation =')."""
     spec = PARAM_SPECS[name]
     if isinstance(value, str):
@@ -83,95 +80,46 @@ def _check(name: str, value: Any, what: str) -> float | int:
             raise LiveError(f"{what} {value!r} is not a number") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise LiveError(f"{what} {value!r} is not a number")
+    if not math.isfinite(value):
+        raise LiveError(f"{what} {value} is not a finite number: give one {_fmt(spec.min)}–{_fmt(spec.max)}")
     if spec.type is int:
         if value != int(value):
             raise LiveError(f"{what} {_fmt(value)} must be a whole number {_fmt(spec.min)}–{_fmt(spec.max)}")
         value = int(value)
     else:
         value = float(value)
-    if not spec.min <= value <= spec.max:  # also rejects nan
+    if not spec.min <= value <= spec.max:
         raise LiveError(f"{what} {_fmt(value)} is out of range {_fmt(spec.min)}–{_fmt(spec.max)}")
     return value
 
 
-# ---- presets ---------------------------------------------------------------------------------------
+# ---- TOML files (presets, MIDI maps): errors name the file and the line -------------------------------------
 
 
-def packaged_preset_dir() -> Path:
-    return Path(str(resources.files("live.presets")))
-
-
-def user_preset_dir() -> Path:
-    """Where a user's own presets live (they shadow packaged ones of the same name)."""
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("live-biggan")) / "presets"
-
-
-def list_presets() -> list[str]:
-    names = set()
-    for d in (user_preset_dir(), packaged_preset_dir()):
-        if d.is_dir():
-            names.update(p.stem for p in d.glob("*.toml"))
-    return sorted(names)
-
-
-def _find_preset(name_or_path: str) -> Path:
-    p = Path(name_or_path).expanduser()
-    if p.suffix == ".toml" or len(p.parts) > 1:
-        if not p.is_file():
-            raise LiveError(f"preset file {name_or_path} not found — check the path")
-        return p
-    for d in (user_preset_dir(), packaged_preset_dir()):
-        if (d / f"{name_or_path}.toml").is_file():
-            return d / f"{name_or_path}.toml"
-    raise LiveError(f"preset '{name_or_path}' not found — available: {', '.join(list_presets())} "
-                    f"(or give a path to a .toml file)")
-
-
-def load_preset(name_or_path: str) -> dict:
-    """Read and validate a preset. Returns {param: value, ...} plus optional 'classes' (str) and 'seed'.
-
-    Only the keys present in the file are returned; make_params fills in the defaults.
-    """
-    path = _find_preset(name_or_path)
-    where = f"preset {path.name}"
+def read_toml(path: Path, where: str) -> tuple[dict, str]:
+    """(table, text) of a TOML file; LiveError '<where>:LINE: ...' when it cannot be read or parsed
+    (`where` names the file as messages show it, e.g. 'preset mine.toml')."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise LiveError(f"{where}: invalid TOML ({e}) — fix the file") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LiveError(f"{where}: not UTF-8 text — save it as UTF-8") from None
     except OSError as e:
-        raise LiveError(f"{where}: cannot read ({e.strerror})") from None
-    out: dict[str, Any] = {}
-    known = list(PARAM_SPECS) + list(EXTRA_KEYS)
-    for key, value in raw.items():
-        if key in PARAM_SPECS:
-            out[key] = _check(key, value, f"{where}: {key} =")
-        elif key == "seed":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise LiveError(f"{where}: seed = {value!r} must be an integer >= 0")
-            out[key] = value
-        elif key == "classes":
-            out[key] = _check_classes(value, where)
-        else:
-            hint = difflib.get_close_matches(key, known, n=1)
-            hint_s = f"did you mean {hint[0]}? " if hint else ""
-            raise LiveError(f"{where}: unknown key '{key}' — {hint_s}known keys: {', '.join(known)}")
-    return out
-
-
-def _check_classes(value: Any, where: str) -> str:
-    from live.classes import resolve_classes
-
-    if isinstance(value, list):  # ["jellyfish", 980] is fine too
-        value = ", ".join(str(v) for v in value)
-    if not isinstance(value, str):
-        raise LiveError(f"{where}: classes = {value!r} must be a string like \"jellyfish, volcano\"")
+        raise LiveError(f"{where}: cannot read it ({e.strerror})") from None
     try:
-        resolve_classes(value)
-    except LiveError as e:
-        raise LiveError(f"{where}: classes: {e}") from None
-    return value
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column \d+\)", str(e))
+        line = f":{m.group(1)}" if m else ""
+        raise LiveError(f"{where}{line}: invalid TOML ({str(e).split(' (at line')[0]}) — fix the file") from None
+
+
+def line_of(text: str, key: str) -> str:
+    """':N' for the line where `key = ...` (or `[key]`) stands in a TOML text, '' when not found."""
+    pat = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|\[{re.escape(key)}\])\s*(?:=|$)")
+    for i, line in enumerate(text.splitlines(), 1):
+        if pat.match(line):
+            return f":{i}"
+    return ""
 
 
 def make_params(preset: dict | None = None, overrides: dict | None = None) -> WalkerParams:
@@ -182,8 +130,8 @@ def make_params(preset: dict | None = None, overrides: dict | None = None) -> Wa
     values = {name: spec.default for name, spec in PARAM_SPECS.items()}
     for key, value in (preset or {}).items():
         if key in PARAM_SPECS:
-            values[key] = _check(key, value, f"preset: {key} =")
+            values[key] = check_value(key, value, f"preset: {key} =")
     for key, value in (overrides or {}).items():
         if key in PARAM_SPECS and value is not None:
-            values[key] = _check(key, value, f"--{key.replace('_', '-')}")
+            values[key] = check_value(key, value, f"--{key.replace('_', '-')}")
     return WalkerParams(**values)

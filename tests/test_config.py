@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from live.config import PARAM_SPECS, WalkerParams, list_presets, load_preset, make_params
 from core.errors import LiveError
+from live.config import PARAM_SPECS, WalkerParams, make_params
+from live.control.presets import list_presets, read_preset as load_preset
 
 
 def test_defaults_are_the_seed_in_our_units():
@@ -35,17 +36,18 @@ def _write(tmp_path, text, name="rave.toml") -> Path:
 
 def test_preset_range_error_names_file_and_field(tmp_path):
     p = _write(tmp_path, "truncation = 1.5\n")
-    with pytest.raises(LiveError, match=r"^preset rave.toml: truncation = 1.5 is out of range 0.02–1$"):
+    with pytest.raises(LiveError, match=r"^preset rave.toml:1: truncation = 1.5 is out of range 0.02–1$"):
         load_preset(str(p))
 
 
 @pytest.mark.parametrize("text, pattern", [
-    ("truncaton = 0.5\n", r"rave.toml: unknown key 'truncaton' — did you mean truncation\?"),
-    ("num_classes = 2.5\n", r"rave.toml: num_classes = 2.5 must be a whole number"),
-    ("jitter = 'lots'\n", r"rave.toml: jitter = 'lots' is not a number"),
-    ("classes = 'jelyfish'\n", r"rave.toml: classes: unknown class 'jelyfish'"),
-    ("seed = -1\n", r"rave.toml: seed = -1"),
-    ("truncation = \n", r"rave.toml: invalid TOML"),
+    ("truncaton = 0.5\n", r"^preset rave.toml:1: unknown key 'truncaton' — did you mean truncation\?"),
+    ("jitter = 0.1\nnum_classes = 2.5\n", r"^preset rave.toml:2: num_classes = 2.5 must be a whole number"),
+    ("jitter = 'lots'\n", r"^preset rave.toml:1: jitter = 'lots' is not a number"),
+    ("\n\nclasses = 'jelyfish'\n", r"^preset rave.toml:3: classes: unknown class 'jelyfish'"),
+    ("seed = -1\n", r"^preset rave.toml:1: seed = -1"),
+    ("num_classes = inf\n", r"^preset rave.toml:1: num_classes = inf is not a finite number: give one 1–12$"),
+    ("jitter = 0.1\ntruncation = \n", r"^preset rave.toml:2: invalid TOML"),
 ])
 def test_preset_errors(tmp_path, text, pattern):
     with pytest.raises(LiveError, match=pattern):

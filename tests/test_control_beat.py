@@ -4,7 +4,9 @@ import pytest
 
 from live.analysis.beat import BeatCounter, BeatTracker
 from live.analysis.features import FeatureExtractor, Frame
-from live.control.vj import VJ, VJOptions
+from live.control.actions import NewClasses
+from live.control.vj import VJ
+from live.options import VJOptions
 from tests import vmic
 
 HOP = 512 / 22050
@@ -99,7 +101,7 @@ def test_vj_cuts_every_n_beats_from_feature_frames():
     for i, (ti, fi) in enumerate(zip(t, flux)):
         vj.on_frame(Frame(i, ti, np.zeros(12, np.float32), fi, 0.0), t_capture=ti)
     cuts = vj.actions()
-    assert cuts and set(cuts) == {("cut",)}
+    assert cuts and set(cuts) == {NewClasses()}
     assert len(cuts) == vj.beat.beats // 4
     assert vj.hud().startswith("BPM 120") and "cut " in vj.hud()
     vj.close()

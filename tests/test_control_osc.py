@@ -5,14 +5,15 @@ import time
 
 import numpy as np
 import pytest
-from pythonosc.dispatcher import Dispatcher
+from pythonosc.dispatcher import Dispatcher as OscDispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 from pythonosc.udp_client import SimpleUDPClient
 
-from live.control import dispatch as control
-from live.config import PARAM_SPECS, make_params
 from core.errors import LiveError
 from live.analysis.features import Frame
+from live.config import PARAM_SPECS, make_params
+from live.control import actions as A
+from live.control.dispatch import Dispatcher, Inbox
 from live.control.look import Look
 from live.control.osc import OscOut, OscServer, parse_address
 
@@ -27,7 +28,7 @@ def _wait_actions(inbox, n, timeout=5.0):
 
 @pytest.fixture
 def server():
-    inbox = control.Inbox()
+    inbox = Inbox()
     srv = OscServer("127.0.0.1:0", inbox).start()
     yield srv, inbox, SimpleUDPClient("127.0.0.1", srv.port)
     srv.close()
@@ -46,7 +47,7 @@ def test_port_in_use_is_one_line():
     s.bind(("127.0.0.1", 0))
     try:
         with pytest.raises(LiveError, match="cannot listen.*choose another port"):
-            OscServer(str(s.getsockname()[1]), control.Inbox())
+            OscServer(str(s.getsockname()[1]), Inbox())
     finally:
         s.close()
 
@@ -60,12 +61,18 @@ def test_every_parameter_and_command_address_becomes_an_action(server):
     client.send_message("/live/classes", "jellyfish, volcano")
     client.send_message("/live/freeze", 1)
     client.send_message("/live/freeze", 0)
+    client.send_message("/live/freeze", [])
     client.send_message("/live/cut", [])
-    got = _wait_actions(inbox, len(PARAM_SPECS) + 6)
-    assert [a[:3] for a in got[:len(PARAM_SPECS)]] == [("set", n, 0.5) for n in PARAM_SPECS]
-    assert got[len(PARAM_SPECS):] == [("preset_name", "chill", "OSC /live/preset"), ("preset", 2),
-                                      ("classes_spec", "jellyfish, volcano", "OSC /live/classes"),
-                                      ("freeze_to", True), ("freeze_to", False), ("cut",)]
+    client.send_message("/live/reseed", 1.0)  # a button's press fires...
+    client.send_message("/live/tap", 0.0)  # ...its release does nothing
+    client.send_message("/live/tap", [])
+    got = _wait_actions(inbox, len(PARAM_SPECS) + 9)
+    assert got[:len(PARAM_SPECS)] == [A.SetParam(n, 0.5, f"OSC /live/{n}") for n in PARAM_SPECS]
+    assert got[len(PARAM_SPECS):] == [A.LoadPreset(name="chill", source="OSC /live/preset"),
+                                      A.LoadPreset(number=2, source="OSC /live/preset"),
+                                      A.ChooseClasses("jellyfish, volcano", "OSC /live/classes"),
+                                      A.Freeze(True), A.Freeze(False), A.ToggleFreeze(), A.NewClasses(),
+                                      A.NewSeed(), A.Tap()]
 
 
 def test_malformed_and_unknown_messages_are_reported_not_fatal(server):
@@ -73,42 +80,48 @@ def test_malformed_and_unknown_messages_are_reported_not_fatal(server):
     client.send_message("/live/truncation", [0.1, 0.2])
     client.send_message("/live/nothing", 1.0)
     client.send_message("/live/freeze", "yes")
-    got = _wait_actions(inbox, 3)
-    assert [a[0] for a in got] == ["report"] * 3
-    assert "expected one number" in got[0][1] and "unknown address /live/nothing" in got[1][1]
+    client.send_message("/live/cut", "now")
+    got = _wait_actions(inbox, 4)
+    assert all(isinstance(a, A.Report) for a in got) and len(got) == 4
+    assert got[0].text == "OSC /live/truncation: expected one number, got 0.1 0.2 — ignored"
+    assert got[1].text.startswith("OSC: unknown address /live/nothing — use /live/pitch_sensitivity, ")
+    assert got[2].text == "OSC /live/freeze: expected 0 or 1, got 'yes' — ignored"
+    assert got[3].text == "OSC /live/cut: expected no argument, or 1 (press), got 'now' — ignored"
     client.send_message("/live/jitter", 0.25)  # the server still runs
-    assert _wait_actions(inbox, 1)[0][:3] == ("set", "jitter", 0.25)
+    assert _wait_actions(inbox, 1) == [A.SetParam("jitter", 0.25, "OSC /live/jitter")]
 
 
 def test_out_of_range_is_clamped_and_reported(capsys):
     look = Look(make_params(), list(range(12)), seed=0)
-    cmds, toast = control.apply(look, ("set", "truncation", 3.0, "OSC /live/truncation"))
-    assert look.params.truncation == 1.0 and cmds == [("params", look.params)]
-    assert "out of range 0.02–1, clamped to 1" in toast
+    d = Dispatcher(look)
+    cmds, toast = d.dispatch(A.SetParam("truncation", 3.0, "OSC /live/truncation"))
+    assert look.params.truncation == 1.0 and cmds == [A.SetParams(look.params)]
+    assert toast == "OSC /live/truncation: truncation 3 is out of range 0.02–1, clamped to 1"
     assert capsys.readouterr().err.strip() == f"live: {toast}"
-    cmds, toast = control.apply(look, ("set", "truncation", 0.3, "OSC"))
+    cmds, toast = d.dispatch(A.SetParam("truncation", 0.3, "OSC"))
     assert look.params.truncation == 0.3 and toast == "truncation 0.3"
-    for bad in ("abc", float("nan")):
-        cmds, toast = control.apply(look, ("set", "truncation", bad, "OSC"))
-        assert cmds == [] and "not a number" in toast and look.params.truncation == 0.3
-    cmds, _ = control.apply(look, ("set", "num_classes", 3.4, "OSC"))
+    for bad, why in (("abc", "'abc' is not a number"), (float("nan"), "nan is not a finite number")):
+        cmds, toast = d.dispatch(A.SetParam("truncation", bad, "OSC"))
+        assert cmds == [] and toast == f"OSC: truncation {why} — ignored" and look.params.truncation == 0.3
+    cmds, _ = d.dispatch(A.SetParam("num_classes", 3.4, "OSC"))
     assert look.params.num_classes == 3
 
 
 def test_classes_preset_freeze_and_cut_change_the_look(capsys):
     look = Look(make_params(), list(range(12)), seed=0)
-    cmds, _ = control.apply(look, ("classes_spec", "jellyfish, volcano", "OSC"))
-    assert cmds == [("classes", [107, 980])] and look.classes_given
-    cmds, toast = control.apply(look, ("classes_spec", "no such thing", "OSC"))
-    assert cmds == [] and look.classes == [107, 980] and "OSC:" in toast
-    cmds, toast = control.apply(look, ("preset_name", "chill", "OSC"))
-    assert ("params", look.params) in cmds and look.preset == "chill" and look.params.truncation == 0.6
-    cmds, toast = control.apply(look, ("preset_name", "nope", "OSC"))
-    assert cmds == [] and "not found" in toast and look.preset == "chill"
-    assert control.apply(look, ("freeze_to", True))[0] == [("freeze", True)]
-    assert control.apply(look, ("freeze_to", True))[0] == []  # already frozen
-    cmds, _ = control.apply(look, ("cut",))
-    assert cmds[0][0] == "classes" and cmds[0][1] != [107, 980]
+    d = Dispatcher(look)
+    cmds, _ = d.dispatch(A.ChooseClasses("jellyfish, volcano", "OSC"))
+    assert cmds == [A.SetClasses((107, 980))] and look.classes_given
+    cmds, toast = d.dispatch(A.ChooseClasses("no such thing", "OSC"))
+    assert cmds == [] and look.classes == [107, 980] and toast.startswith("OSC: unknown class 'no such thing'")
+    cmds, toast = d.dispatch(A.LoadPreset(name="chill", source="OSC"))
+    assert A.SetParams(look.params) in cmds and look.preset == "chill" and look.params.truncation == 0.6
+    cmds, toast = d.dispatch(A.LoadPreset(name="nope", source="OSC"))
+    assert cmds == [] and toast.startswith("OSC: preset 'nope' not found") and look.preset == "chill"
+    assert d.dispatch(A.Freeze(True))[0] == [A.Freeze(True)]
+    assert d.dispatch(A.Freeze(True))[0] == []  # already frozen
+    cmds, _ = d.dispatch(A.NewClasses())
+    assert isinstance(cmds[0], A.SetClasses) and cmds[0].ids != (107, 980)
 
 
 def test_osc_out_sends_features_and_beats():
@@ -118,7 +131,7 @@ def test_osc_out_sends_features_and_beats():
         with lock:
             got.append((address, args))
 
-    d = Dispatcher()
+    d = OscDispatcher()
     d.set_default_handler(collect)
     srv = BlockingOSCUDPServer(("127.0.0.1", 0), d)
     th = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -1,11 +1,13 @@
 """Preset hot reload: an edited preset re-applies what changed; a broken file keeps the look and says why."""
 import os
 
-from live.control import dispatch as control
 from live.config import make_params
+from live.control.actions import ChooseClasses, Reseed, SetParam, SetParams
+from live.control.dispatch import Dispatcher
 from live.control.look import Look
-from live.control.preset_watch import PresetWatcher
-from live.control.vj import VJ, VJOptions
+from live.control.presets import PresetReloader, PresetWatcher
+from live.control.vj import VJ
+from live.options import VJOptions
 
 
 def touch(path, text):
@@ -34,41 +36,45 @@ def test_editing_the_current_preset_reloads_only_what_changed(tmp_path):
     touch(p, 'truncation = 0.5\njitter = 0.4\nclasses = "jellyfish, volcano"\n')
     look = Look(make_params({"truncation": 0.5, "jitter": 0.4}), [107, 980], seed=0, preset=str(p),
                 classes_given=True)
-    w, reloader = PresetWatcher(dirs=[], files=[p]), control.PresetReloader()
-    assert reloader.changed(look, w.poll(now=0)) == []
-    control.apply(look, ("set", "jitter", 0.9, "MIDI CC 2"))  # a knob tweak...
+    w, reloader, d = PresetWatcher(dirs=[], files=[p]), PresetReloader(), Dispatcher(look)
+    assert reloader.changed(look.preset, w.poll(now=0)) == []
+    d.dispatch(SetParam("jitter", 0.9, "MIDI CC 2"))  # a knob tweak...
     touch(p, 'truncation = 0.25\njitter = 0.4\nclasses = "jellyfish, volcano"\n')
-    [(cmds, toast)] = reloader.changed(look, w.poll(now=5))
+    [(requests, toast)] = reloader.changed(look.preset, w.poll(now=5))
+    assert requests == [SetParam("truncation", 0.25, "preset mine.toml")] and toast == "preset mine reloaded"
     want = make_params({"truncation": 0.25, "jitter": 0.9})  # ...survives an edit of another key
-    assert cmds == [("params", want)] and toast == "preset mine reloaded" and look.params == want
+    assert [a for r in requests for a in d.dispatch(r)[0]] == [SetParams(want)] and look.params == want
     touch(p, 'jitter = 0.4\nclasses = "coral reef"\nseed = 9\n')  # truncation removed: back to default
-    [(cmds, toast)] = reloader.changed(look, w.poll(now=10))
-    assert cmds == [("classes", [973]), ("reseed", 9), ("params", make_params({"jitter": 0.9}))]
+    [(requests, toast)] = reloader.changed(look.preset, w.poll(now=10))
+    assert requests == [SetParam("truncation", 1.0, "preset mine.toml"), ChooseClasses("coral reef", "preset mine.toml"),
+                        Reseed(9)]
+    walker = [a for r in requests for a in d.dispatch(r)[0]]
+    assert walker[-2:] == [d.look.set_classes([973])[0][0], Reseed(9)] and look.params == make_params({"jitter": 0.9})
 
 
 def test_a_broken_preset_keeps_the_look_and_reports(tmp_path, capsys):
     p = tmp_path / "mine.toml"
     touch(p, "truncation = 0.5\n")
     look = Look(make_params({"truncation": 0.5}), list(range(12)), seed=0, preset=str(p))
-    w, reloader = PresetWatcher(dirs=[], files=[p]), control.PresetReloader()
-    reloader.changed(look, w.poll(now=0))
+    w, reloader, d = PresetWatcher(dirs=[], files=[p]), PresetReloader(), Dispatcher(look)
+    reloader.changed(look.preset, w.poll(now=0))
     for i, broken in enumerate(["truncation = \n", "truncation = 7\n", "truncaton = 0.3\n"]):
         touch(p, broken)
-        [(cmds, toast)] = reloader.changed(look, w.poll(now=5 + 2 * i))
-        assert cmds == [] and toast.startswith("preset mine.toml:") and "keeping the current look" in toast
-        assert look.params.truncation == 0.5 and look.preset == str(p)
+        [(requests, toast)] = reloader.changed(look.preset, w.poll(now=5 + 2 * i))
+        assert requests == [] and toast.startswith("preset mine.toml:1:")
+        assert "keeping the current look" in toast and look.params.truncation == 0.5 and look.preset == str(p)
         assert capsys.readouterr().err.strip() == f"live: {toast}"
     touch(p, "truncation = 0.75\n")  # fixed: applies again
-    [(cmds, toast)] = reloader.changed(look, w.poll(now=20))
-    assert look.params.truncation == 0.75 and cmds
+    [(requests, toast)] = reloader.changed(look.preset, w.poll(now=20))
+    assert [a for r in requests for a in d.dispatch(r)[0]] and look.params.truncation == 0.75
 
 
 def test_other_presets_are_checked_when_edited(tmp_path, capsys):
     other = tmp_path / "other.toml"
     touch(other, "jitter = 2\n")
     look = Look(make_params(), list(range(12)), seed=0)
-    out = control.PresetReloader().changed(look, [other.resolve()])
-    assert out == [([], "preset other.toml: jitter = 2 is out of range 0–1")]
+    out = PresetReloader().changed(look.preset, [other.resolve()])
+    assert out == [([], "preset other.toml:1: jitter = 2 is out of range 0–1")]
     assert "out of range" in capsys.readouterr().err
 
 
@@ -77,9 +83,9 @@ def test_vj_tick_polls_the_preset_given_as_a_path(tmp_path):
     touch(p, "jitter = 0.1\n")
     vj = VJ(VJOptions(), 44100, preset=str(p))
     look = Look(make_params({"jitter": 0.1}), list(range(12)), seed=0, preset=str(p))
-    vj.tick(look)
+    vj.tick(look.preset)
     touch(p, "jitter = 0.9\n")
     vj.watcher._next = 0  # don't wait for the next second
-    out = vj.tick(look)
-    assert ([("params", make_params({"jitter": 0.9}))], "preset set reloaded") in out
+    out = vj.tick(look.preset)
+    assert ([SetParam("jitter", 0.9, "preset set.toml")], "preset set reloaded") in out
     vj.close()

@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from core.errors import LiveError
 from live.cli import main
 from live.config import make_params
-from live.walk.steering import Event, Steering, from_json, to_json
+from live.control.actions import Event, Freeze, Reseed, SetClasses, SetParams, event_from_json, event_to_json
+from live.walk.steering import Steering
 from live.output.record import Recorder, WavWriter
 from live.output.replay import load_recording, replay_steps
 from tests import vmic
@@ -34,15 +36,15 @@ def song(tmp_path_factory):
 
 def record_set(directory, y, sr, script, chunk=None, seed=3):
     """Play y through a Steering + Recorder as the live analysis thread does: random reads of <= one hop,
-    with script[k] (kind, value) applied before the k-th read."""
+    with the walker action script[k] applied before the k-th read."""
     rec = Recorder(str(directory), sr, dict(seed=seed, preset="default", model="test",
                                             params=dataclasses.asdict(P0), classes=CLASSES))
-    steer = Steering.create(sr, P0, CLASSES, seed, on_event=rec.event)
+    steer = Steering(sr, P0, CLASSES, seed, on_event=rec.event)
     rng, pos, k, states = np.random.default_rng(1), 0, 0, []
     while pos < len(y):
         if k in script:
-            steer.apply(*script[k])
-        n = chunk or int(rng.integers(1, steer.traj.features.hop + 1))
+            steer.apply(script[k])
+        n = chunk or int(rng.integers(1, steer.features.hop + 1))
         x = y[pos:pos + n]
         rec.audio(x)
         for t, s in steer.push(x):
@@ -53,19 +55,46 @@ def record_set(directory, y, sr, script, chunk=None, seed=3):
     return states
 
 
-SCRIPT = {40: ("params", dataclasses.replace(P0, truncation=0.3)), 100: ("classes", [107, 980, 1]),
-          150: ("freeze", True), 170: ("freeze", False), 220: ("reseed", 77),
-          260: ("params", dataclasses.replace(P0, num_classes=3, jitter=0.1))}  # ~340 reads in the song
+SCRIPT = {40: SetParams(dataclasses.replace(P0, truncation=0.3)), 100: SetClasses((107, 980, 1)),
+          150: Freeze(True), 170: Freeze(False), 220: Reseed(77),
+          260: SetParams(dataclasses.replace(P0, num_classes=3, jitter=0.1))}  # ~340 reads in the song
+KIND = {SetParams: "params", SetClasses: "classes", Freeze: "freeze", Reseed: "reseed"}
 
 
 def test_event_lines_round_trip():
-    for kind, value in SCRIPT.values():
-        ev = Event(1234, kind, value)
-        assert from_json(to_json(ev, 44100)) == ev
-    for bad in ('{"pos": 1, "kind": "warp", "value": 1}', '{"pos": 1}', "not json",
-                '{"pos": 1, "kind": "params", "value": {"truncation": 9}}'):
-        with pytest.raises(Exception):
-            from_json(bad)
+    for action in SCRIPT.values():
+        ev = Event(1234, action)
+        assert event_from_json(event_to_json(ev, 44100)) == ev
+
+
+@pytest.mark.parametrize("line, match", [
+    ('{"pos": 1, "kind": "warp", "value": 1}', "unknown event kind 'warp' — known: params, classes, reseed, freeze"),
+    ('{"pos": 1}', "not an event (KeyError: 'kind')"),
+    ("not json", "not an event (JSONDecodeError"),
+    ('{"pos": -5, "kind": "freeze", "value": true}', "position -5 is not a sample count >= 0"),
+    ('{"pos": 1, "kind": "params", "value": {"truncation": 9}}', "truncation = 9 is out of range 0.02–1"),
+    ('{"pos": 1, "kind": "params", "value": {"warp": 1}}', "unknown parameter 'warp' — known: pitch_sensitivity"),
+    ('{"pos": 1, "kind": "classes", "value": [1, 5000]}', "classes must be ImageNet ids 0–999, got [1, 5000]"),
+    ('{"pos": 1, "kind": "classes", "value": "jellyfish"}', "classes 'jellyfish' is not a list of class ids"),
+    ('{"pos": 1, "kind": "reseed", "value": -1}', "seed -1 is not an integer >= 0"),
+    ('{"pos": 1, "kind": "freeze", "value": 2}', "freeze 2 is not true or false"),
+])
+def test_bad_event_lines_are_one_line_errors(line, match):
+    with pytest.raises(LiveError) as e:
+        event_from_json(line)
+    assert match in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_damaged_recording_names_the_file_and_line(tmp_path, song, capsys):
+    rec = tmp_path / "rec"
+    record_set(rec, song[0][:22050], song[1], {3: Freeze(True)}, chunk=512)
+    lines = (rec / "events.jsonl").read_text().splitlines()
+    (rec / "events.jsonl").write_text("\n".join(['{"pos": 1, "kind": "classes", "value": [5000]}'] + lines) + "\n")
+    assert main(["--export", "--replay", str(rec), "-o", str(tmp_path / "o.mp4")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"live: {rec / 'events.jsonl'}:1: classes must be ImageNet ids 0–999, got [5000] — "
+                   "the recording is damaged")
+    assert not (tmp_path / "o.mp4").exists()
 
 
 def test_replay_takes_exactly_the_recorded_steps(tmp_path, song):
@@ -77,7 +106,7 @@ def test_replay_takes_exactly_the_recorded_steps(tmp_path, song):
         assert got[key].shape == want[key].shape
         assert np.abs(got[key] - want[key]).max() <= 1e-5, key
     events = [json.loads(line) for line in (tmp_path / "rec" / "events.jsonl").read_text().splitlines()]
-    assert [e["kind"] for e in events] == [kind for kind, _ in SCRIPT.values()]
+    assert [e["kind"] for e in events] == [KIND[type(a)] for a in SCRIPT.values()]
     session = json.loads((tmp_path / "rec" / "session.json").read_text())
     assert session["complete"] and session["samples"] == len(y) and session["steps"] == len(want["t"])
 
@@ -85,7 +114,7 @@ def test_replay_takes_exactly_the_recorded_steps(tmp_path, song):
 def test_an_event_changes_the_trajectory_from_its_position_on(tmp_path, song):
     y, sr = song
     base = record_set(tmp_path / "a", y, sr, {}, chunk=300)
-    moved = record_set(tmp_path / "b", y, sr, {100: ("params", dataclasses.replace(P0, truncation=0.3))},
+    moved = record_set(tmp_path / "b", y, sr, {100: SetParams(dataclasses.replace(P0, truncation=0.3))},
                        chunk=300)
     at = 100 * 300 / sr  # the event's time
     for (t, s0), (_, s1) in zip(base, moved):
@@ -96,7 +125,7 @@ def test_an_event_changes_the_trajectory_from_its_position_on(tmp_path, song):
 
 def test_freeze_holds_the_walker(tmp_path, song):
     y, sr = song
-    states = record_set(tmp_path / "rec", y, sr, {50: ("freeze", True), 150: ("freeze", False)}, chunk=300)
+    states = record_set(tmp_path / "rec", y, sr, {50: Freeze(True), 150: Freeze(False)}, chunk=300)
     times = np.array([t for t, _ in states])
     gap = np.diff(times).max()
     assert gap == pytest.approx(100 * 300 / sr, abs=0.05)  # no steps while frozen
@@ -122,17 +151,18 @@ CRASHER = r"""
 import dataclasses, sys, time
 import numpy as np, soundfile as sf
 from live.config import make_params
+from live.control.actions import SetParams
 from live.walk.steering import Steering
 from live.output.record import Recorder
 y, sr = sf.read(sys.argv[2], dtype="float32")
 p = make_params()
 rec = Recorder(sys.argv[1], sr, dict(seed=5, preset="default", model="t", params=dataclasses.asdict(p),
                                      classes=list(range(12))))
-steer = Steering.create(sr, p, list(range(12)), 5, on_event=rec.event)
+steer = Steering(sr, p, list(range(12)), 5, on_event=rec.event)
 pos = 0
 while True:
     if pos == 20 * 512:
-        steer.apply("params", dataclasses.replace(p, truncation=0.4))
+        steer.apply(SetParams(dataclasses.replace(p, truncation=0.4)))
     x = y[pos % len(y):pos % len(y) + 512]
     rec.audio(x)
     for t, s in steer.push(x):
@@ -159,7 +189,7 @@ def test_a_killed_recording_replays_up_to_its_last_second(tmp_path, song):
         app.wait()
     assert not (rec / "latents.npz").exists()
     r = load_recording(str(rec))
-    assert r.events and r.events[0].value.truncation == 0.4
+    assert r.events and r.events[0].action.params.truncation == 0.4
     assert sf.info(str(rec / "audio.wav")).frames >= 3 * song[1] - 512
     got = replay_steps(str(rec))
     raw = np.fromfile(rec / "latents.spool", np.float32)  # what the recorder had flushed of its steps

@@ -10,9 +10,12 @@ import pytest
 
 from live.audio.capture import Ring
 from live.config import PARAM_SPECS, make_params
-from live.output.window import KEY_HELP, PARAM_KEYS
-from live.control.look import Look, preset_order
-from live.stats import STATS_KEYS, LatencyHist, write_stats
+from live.control import actions as A
+from live.control.dispatch import Dispatcher
+from live.control.look import Look
+from live.control.presets import preset_order
+from live.output.window import HELP_ROWS, KEY_HELP, KEYS, PARAM_KEYS
+from live.run.stats import STATS_KEYS, LatencyHist, write_stats
 
 
 def test_ring_mixes_to_mono_wraps_and_stamps():
@@ -49,29 +52,32 @@ def test_ring_reader_falling_behind_is_counted_and_skips_to_newest():
     assert x[-1] == 19 and t == 19.0 and len(x) == 512
 
 
-def test_every_param_has_a_key_and_the_help_names_it():
+def test_every_param_has_a_key_and_the_overlay_lists_exactly_the_keys():
     assert sorted(PARAM_KEYS.values()) == sorted(PARAM_SPECS)
-    assert "  " + " ".join(PARAM_KEYS) + "  " in KEY_HELP  # the overlay lists exactly the selection letters
-    for key in ("q, Esc", "space", "1 - 9", "Up/Down"):
-        assert key in KEY_HELP
+    listed = [k for _, keys, _ in HELP_ROWS for k in keys]
+    assert sorted(listed) == sorted(KEYS) and len(listed) == len(set(listed))  # each key once, none missing
+    for label, _, what in HELP_ROWS:
+        assert f"  {label}" in KEY_HELP and what.splitlines()[0] in KEY_HELP
+    assert all(isinstance(a, A.Action) for a in KEYS.values())
 
 
 def test_look_changes_stay_in_range_and_make_walker_commands():
     look = Look(make_params(), classes=list(range(12)), seed=1)
+    d = Dispatcher(look)
     for _ in range(100):
-        cmds, toast = look.adjust("truncation", +5)
-    assert look.params.truncation == PARAM_SPECS["truncation"].max and "truncation" in toast
-    cmds, _ = look.adjust("num_classes", -100)
+        cmds, toast = d.dispatch(A.Nudge(None, +5))  # the selected parameter: truncation
+    assert look.params.truncation == PARAM_SPECS["truncation"].max and toast == "truncation 1"
+    cmds, _ = d.dispatch(A.Nudge("num_classes", -100))
     assert look.params.num_classes == 1 and len(look.classes) == 1  # random classes follow the count
-    assert [c[0] for c in cmds] == ["classes", "params"]
-    cmds, _ = look.apply(("reseed",))
-    assert cmds[0][0] == "reseed"
-    cmds, _ = look.apply(("freeze",))
-    assert cmds == [("freeze", True)] and look.frozen
-    cmds, toast = look.apply(("preset", 1))
-    assert look.preset == preset_order()[0] == "default" and cmds[-1][0] == "params"
-    if len(preset_order()) < 9:
-        assert look.apply(("preset", 9))[0] == []  # a missing preset is a toast, not a crash
+    assert cmds == [A.SetClasses(tuple(look.classes)), A.SetParams(look.params)]
+    cmds, _ = d.dispatch(A.NewSeed())
+    assert cmds == [A.Reseed(look.seed)]
+    cmds, _ = d.dispatch(A.ToggleFreeze())
+    assert cmds == [A.Freeze(True)] and look.frozen
+    cmds, toast = d.dispatch(A.LoadPreset(number=1))
+    assert look.preset == preset_order()[0] == "default" and cmds[-1] == A.SetParams(look.params)
+    if len(preset_order()) < 9:  # a missing preset is a toast, not a crash
+        assert d.dispatch(A.LoadPreset(number=9)) == ([], f"no preset 9 (there are {len(preset_order())})")
 
 
 def test_stats_file_is_atomic_json_with_every_key(tmp_path):
@@ -98,10 +104,11 @@ key(pygame.K_SPACE, " "); key(pygame.K_r, "r"); key(pygame.K_c, "c"); key(pygame
 key(pygame.K_h, "h"); key(pygame.K_SLASH, "?"); key(pygame.K_f, "f"); key(pygame.K_q, "q")
 acts = d.poll()
 print(acts)
-assert acts == [("select", "truncation"), ("adjust", "truncation", 1), ("adjust", "truncation", -5),
-                ("select", "smooth_factor"), ("freeze",), ("reseed",), ("classes",), ("preset", 3),
-                ("quit",)], acts
-assert d.show_hud and d.show_help
+from live.control import actions as A
+assert acts == [A.Select("truncation"), A.Nudge(None, 1), A.Nudge(None, -5), A.Select(step=1),
+                A.ToggleFreeze(), A.NewSeed(), A.NewClasses(), A.LoadPreset(number=3), A.ToggleHud(),
+                A.ToggleHelp(), A.ToggleFullscreen(), A.Quit()], acts
+d.toggle_hud(); d.toggle_help()
 import numpy as np
 frame = np.zeros((128, 128, 3), np.uint8); frame[:, :64] = 255
 d.show(frame, ["hud line"], level=0.5)

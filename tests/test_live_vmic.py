@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from live.stats import STATS_KEYS
+from live.run.stats import STATS_KEYS
 from tests import vmic
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,27 +1,22 @@
-"""Control actions from OSC, MIDI, beat cuts and preset hot reload, applied to the look on the main thread.
+"""The one dispatcher: every action (live.control.actions), whatever its source, is applied here on the main
+thread. Sources on other threads (OSC, MIDI, beat cuts) put actions into an Inbox; the main thread drains it
+next to the window's keys and dispatches each.
 
-Those sources run on their own threads (or timers); they put actions into an Inbox and the main thread
-applies them with apply(), next to the window's key actions, so Look stays single-threaded and every
-walker change still goes to the analysis thread as a command (and so into a recording as an event).
-
-Actions, besides the window's (see live.control.look.Look.apply):
-  ("set", name, value, source)        absolute parameter value; out of range: clamped and reported
-  ("preset_name", name, source)       a preset by name
-  ("classes_spec", "a, b, 12", source)
-  ("freeze_to", bool)
-  ("cut",)                            a new random class set (beat cut, /live/cut)
-  ("report", text)                    a message for the HUD and stderr
+dispatch(action) -> (walker actions for the analysis thread, toast text). Errors a user caused (an unknown
+class, a broken preset, a value out of range) become a one-line report on stderr and the HUD, never a crash;
+an action type without a handler is a bug (TypeError).
 """
 from __future__ import annotations
 
 import math
 import queue
-import sys
-from pathlib import Path
+from typing import Callable
 
+from core.errors import LiveError, warn
 from live import classes as cls
 from live.config import PARAM_SPECS
-from core.errors import LiveError
+from live.control import actions as A
+from live.control.look import Look, Result
 
 
 class Inbox:
@@ -30,10 +25,10 @@ class Inbox:
     def __init__(self):
         self._q: queue.SimpleQueue = queue.SimpleQueue()
 
-    def put(self, action: tuple) -> None:
+    def put(self, action: A.Action) -> None:
         self._q.put(action)
 
-    def drain(self) -> list[tuple]:
+    def drain(self) -> list[A.Action]:
         out = []
         while True:
             try:
@@ -42,136 +37,96 @@ class Inbox:
                 return out
 
 
-def report(text: str) -> str:
-    """A warning: one line on stderr; returned for the HUD."""
-    print(f"live: {text}", file=sys.stderr, flush=True)
-    return text
+class Dispatcher:
+    """Applies actions to the look, the window, MIDI learn and the tempo.
 
+    window: has toggle_fullscreen(), toggle_hud(), toggle_help() (None when headless).
+    midi: a live.control.midi.MidiControl (maps messages, learns) or None.
+    tap: called with no argument for every Tap.
+    """
 
-def _fmt(x: float) -> str:
-    return f"{x:g}"
+    def __init__(self, look: Look, window=None, midi=None, tap: Callable[[], str] | None = None):
+        self.look, self.window, self.midi, self._tap = look, window, midi, tap
+        self.quit = False
+        self._table: dict[type, Callable[[A.Action], Result]] = {
+            A.SetParam: self._set_param, A.Nudge: lambda a: self.look.nudge(a.name or self.look.selected, a.steps),
+            A.Select: lambda a: self.look.select(a.name, a.step),
+            A.LoadPreset: self._load_preset, A.ChooseClasses: self._choose_classes,
+            A.NewClasses: lambda a: self.look.new_classes(), A.NewSeed: lambda a: self.look.reseed(),
+            A.ToggleFreeze: lambda a: self.look.freeze(), A.Freeze: lambda a: self.look.freeze(a.on),
+            A.SetParams: lambda a: (self.look.set_params(a.params), ""),
+            A.SetClasses: lambda a: self.look.set_classes(a.ids),
+            A.Reseed: lambda a: self.look.reseed(a.seed),
+            A.Tap: lambda a: ([], self._tap() if self._tap else "tap"),
+            A.MidiLearn: self._midi_learn, A.MidiMessage: self._midi_message,
+            A.Report: lambda a: ([], warn(a.text)),
+            A.ToggleFullscreen: lambda a: self._window("toggle_fullscreen"),
+            A.ToggleHud: lambda a: self._window("toggle_hud"), A.ToggleHelp: lambda a: self._window("toggle_help"),
+            A.Quit: self._quit,
+        }
 
+    def dispatch(self, action: A.Action) -> Result:
+        handler = self._table.get(type(action))
+        if handler is None:
+            raise TypeError(f"no handler for {action!r}")
+        if self.midi is not None and self.midi.catching():  # MIDI learn: this key names the caught control
+            target = self._learn_target(action)
+            if target is not None:
+                return [], self.midi.bind(target)
+        return handler(action)
 
-def set_param(look, name: str, value, source: str) -> tuple[list, str]:
-    spec = PARAM_SPECS.get(name)
-    if spec is None:
-        return [], report(f"{source}: unknown parameter '{name}' — known: {', '.join(PARAM_SPECS)}")
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return [], report(f"{source}: {name} {value!r} is not a number — ignored")
-    if math.isnan(value):
-        return [], report(f"{source}: {name} nan is not a number — ignored")
-    clamped = min(spec.max, max(spec.min, value))
-    cmds, toast = look.set_value(name, clamped)
-    if clamped != value:
-        toast = report(f"{source}: {name} {_fmt(value)} is out of range {_fmt(spec.min)}–{_fmt(spec.max)}, "
-                       f"clamped to {_fmt(clamped)}")
-    return cmds, toast
+    def _learn_target(self, action: A.Action) -> str | None:
+        if isinstance(action, A.Select) and action.name is None:  # Left/Right: the parameter it selects
+            names = list(PARAM_SPECS)
+            return names[(names.index(self.look.selected) + action.step) % len(names)]
+        return A.word_of(action)
 
-
-def set_classes(look, spec: str, source: str) -> tuple[list, str]:
-    try:
-        chosen = cls.resolve_classes(str(spec))
-    except LiveError as e:
-        return [], report(f"{source}: {e}")
-    look.classes, look.classes_given = chosen, True
-    return [("classes", list(chosen))], "classes: " + ", ".join(look.class_names())
-
-
-def load_preset(look, name: str, source: str) -> tuple[list, str]:
-    cmds, toast = look.load_preset_name(str(name))
-    if not cmds:  # a failed load changes nothing and says why
-        return [], report(f"{source}: {toast}")
-    return cmds, toast
-
-
-def apply(look, action: tuple) -> tuple[list, str]:
-    """Any action -> (commands for the analysis thread, toast text or '')."""
-    kind = action[0]
-    if kind == "set":
-        return set_param(look, action[1], action[2], action[3])
-    if kind == "preset_name":
-        return load_preset(look, action[1], action[2])
-    if kind == "classes_spec":
-        return set_classes(look, action[1], action[2])
-    if kind == "freeze_to":
-        if bool(action[1]) == look.frozen:
-            return [], ""
-        return look.apply(("freeze",))
-    if kind == "cut":
-        return look.new_classes()
-    if kind == "report":
-        return [], report(action[1])
-    return look.apply(action)
-
-
-# ---- preset hot reload --------------------------------------------------------------------------------
-
-
-def preset_path(name: str) -> Path | None:
-    from live.config import _find_preset
-
-    try:
-        return _find_preset(name).expanduser().resolve()
-    except LiveError:
-        return None
-
-
-class PresetReloader:
-    """Changed preset files -> [(commands, toast)].
-
-    An edit of the current preset applies the keys whose values changed in the file (a removed key goes back
-    to its default), so knob and OSC tweaks of the other parameters survive; a broken file keeps the look
-    and reports the error; other presets are checked so a mistake shows now, not when the VJ switches."""
-
-    def __init__(self):
-        self.preset: str | None = None
-        self.content: dict | None = None  # the current preset file as last read
-
-    def _read(self, name: str) -> dict | None:
-        from live.config import load_preset as read_preset
+    # ---- handlers ------------------------------------------------------------------------------------------
+    def _set_param(self, a: A.SetParam) -> Result:
+        spec = PARAM_SPECS.get(a.name)
+        if spec is None:
+            return [], warn(f"{a.source}: unknown parameter '{a.name}' — known: {', '.join(PARAM_SPECS)}")
         try:
-            return read_preset(name)
-        except LiveError:
-            return None
+            value = float(a.value)
+        except (TypeError, ValueError):
+            return [], warn(f"{a.source}: {a.name} {a.value!r} is not a number — ignored")
+        if not math.isfinite(value):
+            return [], warn(f"{a.source}: {a.name} {value} is not a finite number — ignored")
+        clamped = min(spec.max, max(spec.min, value))
+        actions, toast = self.look.set_value(a.name, clamped)
+        if clamped != value:
+            toast = warn(f"{a.source}: {a.name} {value:g} is out of range {spec.min:g}–{spec.max:g}, "
+                         f"clamped to {clamped:g}")
+        return actions, toast
 
-    def changed(self, look, paths: list[Path]) -> list[tuple[list, str]]:
-        from live.config import load_preset as read_preset
-
-        if look.preset != self.preset:  # switched (key, MIDI, OSC): remember the file as it is now
-            self.preset, self.content = look.preset, self._read(look.preset)
-        current = preset_path(look.preset)
-        out = []
-        for p in paths:
-            if p == current:
-                out.append(self._reload(look, p))
-            elif p.exists():
-                try:
-                    read_preset(str(p))
-                except LiveError as e:
-                    out.append(([], report(str(e))))
-        return out
-
-    def _reload(self, look, p: Path) -> tuple[list, str]:
-        from live.config import load_preset as read_preset
-
-        if not p.exists():
-            return [], report(f"preset {p.name} was deleted — keeping the current look")
+    def _choose_classes(self, a: A.ChooseClasses) -> Result:
         try:
-            new = read_preset(look.preset)
+            return self.look.set_classes(cls.resolve_classes(str(a.spec)))
         except LiveError as e:
-            return [], report(f"{e} — keeping the current look")
-        old, self.content = self.content or {}, new
-        cmds: list = []
-        for name, spec in PARAM_SPECS.items():
-            if new.get(name) != old.get(name):
-                cmds += look.set_value(name, new.get(name, spec.default))[0]
-        if new.get("classes") != old.get("classes") and "classes" in new:
-            cmds += set_classes(look, new["classes"], f"preset {p.name}")[0]
-        if new.get("seed") != old.get("seed") and "seed" in new:
-            look.seed = new["seed"]
-            cmds.append(("reseed", look.seed))
-        params = [c for c in cmds if c[0] == "params"]  # each carries all parameters: the last is enough
-        cmds = [c for c in cmds if c[0] != "params"] + params[-1:]
-        return cmds, f"preset {p.stem} reloaded"
+            return [], warn(f"{a.source}: {e}")
+
+    def _load_preset(self, a: A.LoadPreset) -> Result:
+        try:
+            return self.look.load_preset(a.name, a.number)
+        except LiveError as e:  # a missing or broken preset keeps the look
+            return [], warn(f"{a.source}: {e}") if a.source else str(e)
+
+    def _midi_learn(self, a: A.MidiLearn) -> Result:
+        if self.midi is None:
+            return [], "MIDI learn needs a MIDI input: start with --midi NAME"
+        return [], self.midi.toggle_learn()
+
+    def _midi_message(self, a: A.MidiMessage) -> Result:
+        if self.midi is None:
+            return [], ""
+        mapped, toast = self.midi.handle(a.message)
+        return self.dispatch(mapped) if mapped is not None else ([], toast)
+
+    def _window(self, method: str) -> Result:
+        if self.window is not None:
+            getattr(self.window, method)()
+        return [], ""
+
+    def _quit(self, a: A.Quit) -> Result:
+        self.quit = True
+        return [], ""

@@ -1,22 +1,60 @@
-"""The live look: walker parameters, classes and seed, changed from keys while the set runs.
+"""The look in force: walker parameters, classes, seed, preset and freeze, as the main thread knows them.
 
-The main thread turns window actions into new values here and sends them to the analysis thread (which
-owns the Walker) as commands, so the walker is only ever touched by one thread.
+The dispatcher (live.control.dispatch) changes it; every change returns the walker actions that carry it to the
+analysis thread (which owns the Walker), so the walker is only ever touched by one thread and every change is
+an action a recording can store.
 """
 from __future__ import annotations
 
 import dataclasses
 import random
+import sys
+from typing import NamedTuple
 
-from live import classes as cls
-from live.config import PARAM_SPECS, WalkerParams, list_presets, load_preset, make_params
 from core.errors import LiveError
+from live import classes as cls
+from live.config import PARAM_SPECS, WalkerParams, make_params
+from live.control.actions import Action, Freeze, Reseed, SetClasses, SetParams
+from live.control.presets import preset_order, read_preset
+
+Result = tuple[list[Action], str]  # walker actions for the analysis thread, toast text ('' for none)
+MAX_CLASSES = 12  # one per pitch class
 
 
-def preset_order() -> list[str]:
-    """Presets for keys 1-9: 'default' first, then the others by name."""
-    names = list_presets()
-    return (["default"] if "default" in names else []) + [n for n in names if n != "default"]
+class StartLook(NamedTuple):
+    """The look a set or an export starts with."""
+    params: WalkerParams
+    classes: list[int]
+    seed: int
+    preset: str = "default"
+    classes_given: bool = False  # chosen by the user (flags, preset, lyrics), not drawn at random
+    schedule: object = None  # LRC lyrics: changes() -> [(song time, class ids)], or None
+
+
+def start_look(opts, quiet: bool = False) -> StartLook:
+    """The look from preset + flags + lyrics (a live.options.LookOptions), shared by live mode and export."""
+    preset = read_preset(opts.preset)
+    params = make_params(preset, dict(opts.params))
+    seed = opts.seed if opts.seed is not None else int(preset.get("seed", 0))
+    if opts.lyrics is not None:
+        from live.lyrics.schedule import lyrics_schedule
+
+        if not quiet:
+            print("live: choosing classes from the lyrics (loading the text model)...", file=sys.stderr)
+        ly = opts.lyrics
+        schedule = lyrics_schedule(ly.path, params.num_classes, ly.scoring, ly.text_model, ly.offset_s)
+        # The walk starts at 0 s (also with --start), so it starts from the first set; lines switch later.
+        return StartLook(params, schedule.initial, seed, opts.preset, True,
+                         None if schedule.is_static else schedule)
+    spec = opts.classes or preset.get("classes")
+    if not spec:
+        return StartLook(params, cls.random_classes(params.num_classes, seed), seed, opts.preset)
+    chosen = cls.resolve_classes(spec)
+    if len(chosen) > MAX_CLASSES:
+        where = "--classes" if opts.classes else f"preset {opts.preset}: classes"
+        raise LiveError(f"{where} lists {len(chosen)} classes; the 12 pitch classes drive at most {MAX_CLASSES}: "
+                        f"list up to {MAX_CLASSES}")
+    return StartLook(params, chosen, seed, opts.preset, True)
 
 
 def step_size(name: str) -> float:
@@ -31,11 +69,6 @@ def format_value(name: str, value) -> str:
 
 
 class Look:
-    """Current params/classes/seed; each change returns commands for the analysis thread.
-
-    Commands: ('params', WalkerParams), ('classes', [ids]), ('reseed', seed).
-    """
-
     def __init__(self, params: WalkerParams, classes: list[int], seed: int, preset: str = "default",
                  classes_given: bool = False):
         self.params, self.classes, self.seed = params, list(classes), int(seed)
@@ -43,80 +76,70 @@ class Look:
         # User-chosen classes stay when the class count changes; random ones are re-drawn to the new count.
         self.classes_given = classes_given
         self.frozen = False
+        self.selected = "truncation"  # the parameter Up/Down change
         self._rng = random.Random(seed)
 
     def class_names(self) -> list[str]:
         return [cls.LABELS[i] for i in self.classes[: self.params.num_classes]]
 
-    def adjust(self, name: str, steps: int) -> tuple[list[tuple], str]:
-        """Move one parameter by `steps` steps, clamped to its range. Returns (commands, toast text)."""
-        return self.set_value(name, getattr(self.params, name) + steps * step_size(name))
-
-    def set_value(self, name: str, value: float) -> tuple[list[tuple], str]:
-        """Set one parameter (MIDI, OSC), clamped to its range. Returns (commands, toast text)."""
+    def set_value(self, name: str, value: float) -> Result:
+        """Set one parameter, clamped to its range."""
         spec = PARAM_SPECS[name]
         value = min(spec.max, max(spec.min, value))
         value = int(round(value)) if spec.type is int else round(value, 4)
-        params = dataclasses.replace(self.params, **{name: value})
-        return self._set_params(params), format_value(name, value)
+        return self.set_params(dataclasses.replace(self.params, **{name: value})), format_value(name, value)
 
-    def _set_params(self, params: WalkerParams) -> list[tuple]:
-        cmds: list[tuple] = [("params", params)]
+    def nudge(self, name: str, steps: int) -> Result:
+        return self.set_value(name, getattr(self.params, name) + steps * step_size(name))
+
+    def select(self, name: str | None, step: int = 0) -> Result:
+        names = list(PARAM_SPECS)
+        self.selected = name or names[(names.index(self.selected) + step) % len(names)]
+        return [], format_value(self.selected, getattr(self.params, self.selected))
+
+    def set_params(self, params: WalkerParams) -> list[Action]:
+        out: list[Action] = [SetParams(params)]
         if params.num_classes != len(self.classes) and not self.classes_given:  # random ones: redraw
             self.classes = cls.random_classes(params.num_classes, self.seed)
-            cmds.insert(0, ("classes", list(self.classes)))
+            out.insert(0, SetClasses(tuple(self.classes)))
         self.params = params
-        return cmds
+        return out
 
-    def new_classes(self) -> tuple[list[tuple], str]:
-        self.classes = cls.random_classes(self.params.num_classes, self._rng.randrange(1 << 31))
-        self.classes_given = False
-        return [("classes", list(self.classes))], "classes: " + ", ".join(self.class_names())
+    def set_classes(self, ids, given: bool = True) -> Result:
+        self.classes, self.classes_given = [int(k) for k in ids], given
+        return [SetClasses(tuple(self.classes))], "classes: " + ", ".join(self.class_names())
 
-    def reseed(self) -> tuple[list[tuple], str]:
-        self.seed = self._rng.randrange(1 << 31)
-        return [("reseed", self.seed)], f"seed {self.seed}"
+    def new_classes(self) -> Result:
+        return self.set_classes(cls.random_classes(self.params.num_classes, self._rng.randrange(1 << 31)), False)
 
-    def load_preset_key(self, n: int) -> tuple[list[tuple], str]:
-        """Key n (1-9) -> the n-th preset of preset_order(); a bad preset file is a toast, not a crash."""
-        names = preset_order()
-        if not 1 <= n <= len(names):
-            return [], f"no preset {n} (there are {len(names)})"
-        return self.load_preset_name(names[n - 1])
+    def reseed(self, seed: int | None = None) -> Result:
+        self.seed = self._rng.randrange(1 << 31) if seed is None else int(seed)
+        return [Reseed(self.seed)], f"seed {self.seed}"
 
-    def load_preset_name(self, name: str) -> tuple[list[tuple], str]:
-        """A preset by name or path (MIDI program change, OSC, hot reload). On a bad file: no commands,
-        the error as the toast, and the look stays as it is."""
-        try:
-            preset = load_preset(name)
-            params = make_params(preset)
-            chosen = cls.resolve_classes(preset["classes"]) if "classes" in preset else None
-        except LiveError as e:
-            return [], str(e)
+    def freeze(self, on: bool | None = None) -> Result:
+        """Freeze (True), run (False) or toggle (None); no action when nothing changes."""
+        on = not self.frozen if on is None else bool(on)
+        if on == self.frozen:
+            return [], ""
+        self.frozen = on
+        return [Freeze(on)], "frozen" if on else "running"
+
+    def load_preset(self, name: str | None = None, number: int | None = None) -> Result:
+        """A preset by name/path or by its number (1-9 keys, MIDI program change). Raises LiveError for a
+        missing or broken preset; the look then stays as it is."""
+        if name is None:
+            names = preset_order()
+            if not 1 <= (number or 0) <= len(names):
+                raise LiveError(f"no preset {number} (there are {len(names)})")
+            name = names[number - 1]
+        preset = read_preset(name)
+        params = make_params(preset)
+        chosen = cls.resolve_classes(preset["classes"]) if "classes" in preset else None
         self.preset = name
-        cmds = []
+        actions: list[Action] = []
         if chosen is not None:
-            self.classes, self.classes_given = chosen, True
-            cmds.append(("classes", list(chosen)))
-        return cmds + self._set_params(params), f"preset {self.preset}"
-
-    def apply(self, action: tuple) -> tuple[list[tuple], str]:
-        """A display action -> (commands for the analysis thread, toast text or '')."""
-        kind = action[0]
-        if kind == "adjust":
-            return self.adjust(action[1], action[2])
-        if kind == "select":
-            return [], format_value(action[1], getattr(self.params, action[1]))
-        if kind == "freeze":
-            self.frozen = not self.frozen
-            return [("freeze", self.frozen)], "frozen" if self.frozen else "running"
-        if kind == "reseed":
-            return self.reseed()
-        if kind == "classes":
-            return self.new_classes()
-        if kind == "preset":
-            return self.load_preset_key(action[1])
-        return [], ""
+            actions += self.set_classes(chosen)[0]
+        return actions + self.set_params(params), f"preset {self.preset}"
 
     def presets_help(self) -> str:
         return "  presets      " + "  ".join(f"{i} {n}" for i, n in enumerate(preset_order()[:9], 1))

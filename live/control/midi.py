@@ -20,15 +20,12 @@ import contextlib
 import os
 from pathlib import Path
 
-import tomllib
-
-from core.files import write_text_atomic
-from live.config import PARAM_SPECS
 from core.errors import LiveError
+from core.files import write_text_atomic
+from live.config import PARAM_SPECS, line_of, read_toml
+from live.control import actions as A
 
 PARAMS = list(PARAM_SPECS)  # pitch, tempo, jitter, truncation, smooth, num_classes
-ACTIONS = {"cut": ("cut",), "freeze": ("freeze",), "reseed": ("reseed",), "tap": ("tap",)}
-KEY_ACTIONS = {"classes": "cut", "freeze": "freeze", "reseed": "reseed", "tap": "tap"}  # display -> map name
 DEFAULT_CC = {**{i: p for i, p in enumerate(PARAMS)}, **{16 + i: p for i, p in enumerate(PARAMS)},
               32: "cut", 33: "freeze", 34: "reseed", 35: "tap"}
 
@@ -40,6 +37,8 @@ def user_map_path() -> Path:
 
 
 class MidiMap:
+    """CC number -> a word of the action vocabulary (a parameter, or cut/freeze/reseed/tap); program -> preset."""
+
     def __init__(self, cc: dict | None = None, program: dict | None = None, channel: int | None = None):
         self.cc = dict(DEFAULT_CC if cc is None else cc)
         self.program = dict(program or {})
@@ -48,30 +47,25 @@ class MidiMap:
     @classmethod
     def load(cls, path: str | Path) -> "MidiMap":
         p = Path(path).expanduser()
-        where = f"MIDI map {p}"
-        try:
-            raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        except OSError as e:
-            raise LiveError(f"{where}: cannot read it ({e.strerror})") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise LiveError(f"{where}: invalid TOML ({e}) — fix the file") from None
+        raw, text = read_toml(p, f"MIDI map {p}")
+        at = lambda key: f"MIDI map {p}{line_of(text, key)}:"  # noqa: E731
         unknown = set(raw) - {"channel", "cc", "program"}
         if unknown:
-            raise LiveError(f"{where}: unknown key {sorted(unknown)[0]!r} — use channel, [cc], [program]")
+            key = sorted(unknown)[0]
+            raise LiveError(f"{at(key)} unknown key {key!r} — use channel, [cc], [program]")
         ch = raw.get("channel")
         if ch is not None and (isinstance(ch, bool) or not isinstance(ch, int) or not 1 <= ch <= 16):
-            raise LiveError(f"{where}: channel = {ch!r} must be 1-16 (or leave it out for any)")
+            raise LiveError(f"{at('channel')} channel = {ch!r} must be 1-16 (or leave it out for any)")
         cc = {}
-        for k, v in raw.get("cc", {}).items():
-            known = isinstance(v, str) and (v in PARAM_SPECS or v in ACTIONS)
-            if not k.isdigit() or int(k) > 127 or not known:
-                raise LiveError(f"{where}: [cc] {k} = {v!r}: want a CC 0-127 = a parameter "
-                                f"({', '.join(PARAMS)}) or an action ({', '.join(ACTIONS)})")
+        for k, v in _table(raw, "cc", at).items():
+            if not k.isdigit() or int(k) > 127:
+                raise LiveError(f"{at(k)} [cc] {k} = {v!r}: want a CC number 0-127")
+            A.named(v if isinstance(v, str) else repr(v), f"{at(k)} [cc] {k}")  # an unknown word: file:line
             cc[int(k)] = v
         program = {}
-        for k, v in raw.get("program", {}).items():
+        for k, v in _table(raw, "program", at).items():
             if not k.isdigit() or int(k) > 127 or not isinstance(v, str):
-                raise LiveError(f"{where}: [program] {k} = {v!r}: want a program 0-127 = \"preset name\"")
+                raise LiveError(f"{at(k)} [program] {k} = {v!r}: want a program 0-127 = \"preset name\"")
             program[int(k)] = v
         return cls(cc, program, ch)
 
@@ -86,14 +80,22 @@ class MidiMap:
         write_text_atomic(p, "\n".join(lines) + "\n")
 
 
+def _table(raw: dict, key: str, at) -> dict:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise LiveError(f"{at(key)} {key} must be a table: [{key}]")
+    return value
+
+
 class MidiControl:
     """MIDI messages -> actions, and the learn state machine. Main thread only."""
 
     def __init__(self, midi_map: MidiMap, save_to: Path | None = None):
         self.map, self.save_to = midi_map, save_to
         self.learning: int | str | None = None  # None, "wait" (for a control), or the CC number caught
+        self.port_name: str | None = None  # the open input port, if any
 
-    def handle(self, msg) -> tuple[tuple | None, str]:
+    def handle(self, msg) -> tuple[A.Action | None, str]:
         """One mido message -> (action or None, toast text)."""
         if self.map.channel is not None and getattr(msg, "channel", None) not in (None, self.map.channel - 1):
             return None, ""
@@ -102,40 +104,37 @@ class MidiControl:
                 self.learning = msg.control
                 return None, (f"MIDI learn: CC {msg.control} — press a parameter key (p e j u s n) "
                               "or c, space, r, t")
-            target = self.map.cc.get(msg.control)
-            if target in PARAM_SPECS:
-                spec = PARAM_SPECS[target]
+            word = self.map.cc.get(msg.control)
+            if word in PARAM_SPECS:
+                spec = PARAM_SPECS[word]
                 value = spec.min + msg.value / 127 * (spec.max - spec.min)
-                return ("set", target, value, f"MIDI CC {msg.control}"), ""
-            if target in ACTIONS and msg.value >= 64:
-                return ACTIONS[target], ""
+                return A.SetParam(word, value, f"MIDI CC {msg.control}"), ""
+            if word in A.NAMED and msg.value >= 64:  # buttons fire on press, not on release
+                return A.NAMED[word], ""
             return None, ""
         if msg.type == "program_change":
             name = self.map.program.get(msg.program)
             if name:
-                return ("preset_name", name, f"MIDI program {msg.program}"), ""
-            return ("preset", msg.program + 1), ""
+                return A.LoadPreset(name=name, source=f"MIDI program {msg.program}"), ""
+            return A.LoadPreset(number=msg.program + 1, source=f"MIDI program {msg.program}"), ""
         return None, ""
 
-    def intercept(self, action: tuple) -> tuple[bool, str]:
-        """Key actions while learning: ('midi_learn',) toggles learning; a parameter or action key binds
-        the caught control. Returns (consumed, toast)."""
-        if action[0] == "midi_learn":
-            if self.learning is not None:
-                self.learning = None
-                return True, "MIDI learn cancelled"
-            self.learning = "wait"
-            return True, "MIDI learn: move a knob or press a button (m cancels)"
-        if not isinstance(self.learning, int):
-            return False, ""
-        if action[0] == "select":
-            target = action[1]
-        elif action[0] in KEY_ACTIONS:
-            target = KEY_ACTIONS[action[0]]
-        else:
-            return False, ""
+    def toggle_learn(self) -> str:
+        if self.learning is not None:
+            self.learning = None
+            return "MIDI learn cancelled"
+        self.learning = "wait"
+        toast = "MIDI learn: move a knob or press a button (m cancels)"
+        return toast + ("" if self.port_name else " — but no MIDI input is open (start with --midi NAME)")
+
+    def catching(self) -> bool:
+        """A control was caught and waits for the key that names its target."""
+        return isinstance(self.learning, int)
+
+    def bind(self, word: str) -> str:
+        """Bind the caught control to `word` (a parameter or a one-word action); save the map."""
         cc, self.learning = self.learning, None
-        self.map.cc[cc] = target
+        self.map.cc[cc] = word
         where = ""
         if self.save_to is not None:
             try:
@@ -143,7 +142,7 @@ class MidiControl:
                 where = f" (saved to {self.save_to})"
             except OSError as e:
                 where = f" (not saved: {e.strerror})"
-        return True, f"MIDI CC {cc} -> {target.replace('_', ' ')}{where}"
+        return f"MIDI CC {cc} -> {word.replace('_', ' ')}{where}"
 
 
 # ---- ports ---------------------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import threading
 
-from live.config import PARAM_SPECS
 from core.errors import LiveError
+from live.config import PARAM_SPECS
+from live.control import actions as A
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -47,14 +48,7 @@ class OscServer:
         self.host, self.port = parse_address(spec, "--osc", lowest=0)  # 0: any free port (shown on the HUD)
         self.inbox = inbox
         d = Dispatcher()
-        for name in PARAM_SPECS:
-            d.map(f"/live/{name}", self._param, name)
-        d.map("/live/preset", self._preset)
-        d.map("/live/classes", self._classes)
-        d.map("/live/freeze", self._freeze)
-        for name, action in (("cut", ("cut",)), ("reseed", ("reseed",)), ("tap", ("tap",))):
-            d.map(f"/live/{name}", self._simple, action)
-        d.set_default_handler(self._unknown)
+        d.set_default_handler(self._message)  # every address goes through parse_message (unknown ones too)
         try:
             self.server = BlockingOSCUDPServer((self.host, self.port), d)
         except OSError as e:
@@ -73,44 +67,78 @@ class OscServer:
             self.server.shutdown()
         self.server.server_close()
 
-    # ---- handlers (server thread): check the shape, leave the meaning to the main thread -------------
-    def _bad(self, address: str, args, want: str) -> None:
-        shown = " ".join(repr(a) for a in args) or "no arguments"
-        self.inbox.put(("report", f"OSC {address}: expected {want}, got {shown} — ignored"))
+    # ---- handlers (server thread): the message becomes an action, or a report of what was wrong with it ----
+    def _message(self, address: str, *args) -> None:
+        try:
+            action = parse_message(address, args)
+        except LiveError as e:
+            action = A.Report(str(e))
+        if action is not None:
+            self.inbox.put(action)
 
-    def _param(self, address: str, fixed: list, *args) -> None:
-        name = fixed[0]
-        if len(args) != 1 or isinstance(args[0], (bytes, list)):
-            return self._bad(address, args, "one number")
-        self.inbox.put(("set", name, args[0], f"OSC {address}"))
 
-    def _preset(self, address: str, *args) -> None:
-        if len(args) != 1:
-            return self._bad(address, args, "a preset name")
-        if isinstance(args[0], int) and not isinstance(args[0], bool):
-            self.inbox.put(("preset", args[0]))
-        else:
-            self.inbox.put(("preset_name", str(args[0]), f"OSC {address}"))
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
-    def _classes(self, address: str, *args) -> None:
-        if not args or any(isinstance(a, (bytes, list, float)) for a in args):
-            return self._bad(address, args, 'a comma list such as "jellyfish, volcano"')
-        self.inbox.put(("classes_spec", ",".join(str(a) for a in args), f"OSC {address}"))
 
-    def _freeze(self, address: str, *args) -> None:
+def _param(name: str):
+    def parse(args, source):
+        if len(args) != 1 or not _number(args[0]):
+            raise _bad(source, args, "one number")
+        return A.SetParam(name, args[0], source)
+    return parse
+
+
+def _preset(args, source):
+    if len(args) != 1:
+        raise _bad(source, args, "a preset name or number")
+    if isinstance(args[0], int) and not isinstance(args[0], bool):
+        return A.LoadPreset(number=args[0], source=source)
+    return A.LoadPreset(name=str(args[0]), source=source)
+
+
+def _classes(args, source):
+    if not args or any(isinstance(a, (bytes, list, float)) for a in args):
+        raise _bad(source, args, 'a comma list such as "jellyfish, volcano"')
+    return A.ChooseClasses(",".join(str(a) for a in args), source)
+
+
+def _freeze(args, source):
+    if not args:
+        return A.ToggleFreeze()
+    if len(args) == 1 and (_number(args[0]) or isinstance(args[0], bool)):
+        return A.Freeze(bool(args[0]))
+    raise _bad(source, args, "0 or 1")
+
+
+def _word(word: str):
+    def parse(args, source):
         if not args:
-            self.inbox.put(("freeze",))
-        elif len(args) == 1 and isinstance(args[0], (int, float, bool)):
-            self.inbox.put(("freeze_to", bool(args[0])))
-        else:
-            self._bad(address, args, "0 or 1")
+            return A.NAMED[word]
+        if len(args) == 1 and (_number(args[0]) or isinstance(args[0], bool)):
+            return A.NAMED[word] if float(args[0]) >= 0.5 else None  # a button's release (0) does nothing
+        raise _bad(source, args, "no argument, or 1 (press)")
+    return parse
 
-    def _simple(self, address: str, fixed: list, *args) -> None:
-        self.inbox.put(fixed[0])
 
-    def _unknown(self, address: str, *args) -> None:
-        self.inbox.put(("report", f"OSC: unknown address {address} — use /live/<parameter>, /live/preset, "
-                                  "/live/classes, /live/freeze, /live/cut"))
+def _bad(source: str, args, want: str) -> LiveError:
+    shown = " ".join(f"{a:g}" if isinstance(a, float) else repr(a) for a in args) or "no arguments"  # f32
+    return LiveError(f"{source}: expected {want}, got {shown} — ignored")
+
+
+# Address -> parser of its arguments; README's OSC list is checked against this table by a test.
+ADDRESSES = {**{f"/live/{name}": _param(name) for name in PARAM_SPECS},
+             **{f"/live/{word}": _word(word) for word in A.NAMED},
+             "/live/freeze": _freeze,  # replaces the one-word form: 1 freezes, 0 runs, no argument toggles
+             "/live/preset": _preset, "/live/classes": _classes}
+
+
+def parse_message(address: str, args) -> A.Action | None:
+    """One OSC message -> an action (None: a button's release); LiveError (one line, naming the address) when it is malformed."""
+    parse = ADDRESSES.get(address)
+    if parse is None:
+        raise LiveError(f"OSC: unknown address {address} — use {', '.join(ADDRESSES)}")
+    return parse(list(args), f"OSC {address}")
 
 
 class OscOut:

@@ -221,7 +221,7 @@ def _produce(job: ExportJob, info, dur: float, n_frames: int, work: queue.Queue,
     if job.source is not None:
         push, blocks = job.source.push, job.source.blocks(info)
     else:  # lyrics lines become class events at their samples, as in live mode and replay
-        steer = Steering.create(audio_file.ANALYSIS_SR, job.params, job.classes, job.seed)
+        steer = Steering(audio_file.ANALYSIS_SR, job.params, job.classes, job.seed)
         events = schedule_events(job.schedule, audio_file.ANALYSIS_SR)
         push, blocks = (lambda mono: steer.feed(mono, events)), audio_file.blocks(info)
     out_lo = int(round(job.start * info.output_rate))

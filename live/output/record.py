@@ -23,7 +23,7 @@ import numpy as np
 from core.files import save_npz_atomic, write_text_atomic
 from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import LiveError
-from live.walk.steering import Event, to_json
+from live.control.actions import Event, event_to_json
 
 Z, C = Z_DIM, NUM_CLASSES
 ROW = Z + C + 2  # z, c, t, time_s as float32
@@ -159,7 +159,7 @@ class Recorder:
         if kind == "a":
             self.wav.write(data)
         elif kind == "e":
-            self._events.write(to_json(data, self.sr) + "\n")
+            self._events.write(event_to_json(data, self.sr) + "\n")
             self._events.flush()
             self.n_events += 1
         else:

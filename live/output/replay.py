@@ -11,7 +11,6 @@ latents.npz, not one per video frame as a plain export does: that is what "same 
 from __future__ import annotations
 
 import json
-import sys
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,9 @@ import soundfile as sf
 from core.files import save_npz_atomic
 from live.config import WalkerParams
 from core.dims import NUM_CLASSES, Z_DIM
-from core.errors import LiveError
-from live.walk.steering import Event, Steering, from_json
+from core.errors import LiveError, warn
+from live.control.actions import Event, SetClasses, event_from_json
+from live.walk.steering import Steering
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,11 @@ class Recording:
     events: list
     session: dict
 
+    def look(self):
+        from live.control.look import StartLook
+
+        return StartLook(self.params, self.classes, self.seed, str(self.session.get("preset", "default")), True)
+
 
 def load_recording(directory: str) -> Recording:
     d = Path(directory).expanduser()
@@ -48,7 +53,7 @@ def load_recording(directory: str) -> Recording:
     try:
         session = json.loads((d / "session.json").read_text())
         params = WalkerParams(**session["params"])
-        classes, seed = [int(k) for k in session["classes"]], int(session["seed"])
+        classes, seed = list(SetClasses(tuple(session["classes"])).ids), int(session["seed"])
     except (ValueError, KeyError, TypeError, LiveError) as e:
         raise LiveError(f"--replay {directory}: session.json is unreadable ({e}) — was it edited?") from None
     try:
@@ -65,12 +70,12 @@ def read_events(path: Path) -> list[Event]:
         if not line.strip():
             continue
         try:
-            events.append(from_json(line))
-        except (ValueError, LiveError) as e:
+            events.append(event_from_json(line))
+        except LiveError as e:
             if i == len(lines):  # torn by a crash mid-write: the set goes on without it
-                print(f"live: {path.name} line {i} is incomplete, ignored", file=sys.stderr)
+                warn(f"{path}:{i}: incomplete last event, ignored")
                 break
-            raise LiveError(f"{path} line {i}: {e} — the recording is damaged") from None
+            raise LiveError(f"{path}:{i}: {e} — the recording is damaged") from None
     events.sort(key=lambda ev: ev.pos)  # stable: same-position events keep their order
     return events
 
@@ -104,7 +109,7 @@ class ReplaySource:
 
     def __init__(self, rec: Recording, log_steps: bool = False, block: int = 4096):
         self.rec, self.block = rec, block
-        self.steering = Steering.create(rec.sr, rec.params, rec.classes, rec.seed)
+        self.steering = Steering(rec.sr, rec.params, rec.classes, rec.seed)
         self.events = deque(rec.events)
         self.log = StepLog() if log_steps else None
         self._file = sf.SoundFile(str(rec.wav))
@@ -141,20 +146,12 @@ class ReplaySource:
             self.log.save(save_latents)
 
 
-def source_from_args(args) -> ReplaySource:
+def replay_source(directory: str, look_opts, log_steps: bool = False) -> ReplaySource:
     """`live --export --replay DIR`: the recording is the whole input, so look flags would be ignored."""
-    from live.config import PARAM_SPECS
-
-    if args.export:
-        raise LiveError(f"--replay takes its audio from {args.replay}: drop {args.export!r} after --export")
-    given = [f"--{k.replace('_', '-')}" for k in PARAM_SPECS if getattr(args, k, None) is not None]
-    given += [f for f, v in (("--classes", args.classes), ("--seed", args.seed), ("--lyrics", args.lyrics))
-              if v is not None]
-    if args.preset != "default":
-        given.append("--preset")
+    given = look_opts.flags_given()
     if given:
         raise LiveError(f"--replay re-renders the recorded look: drop {', '.join(given)}")
-    return ReplaySource(load_recording(args.replay), log_steps=bool(args.save_latents))
+    return ReplaySource(load_recording(directory), log_steps=log_steps)
 
 
 def replay_steps(directory: str, block: int = 4096) -> dict:

@@ -16,27 +16,46 @@ import warnings
 import numpy as np
 
 from core.errors import LiveError
+from live.control import actions as A
 
-# Walker parameter keys: letter selects, Up/Down change the selected one (see KEY_HELP).
+# Walker parameter keys: a letter selects one, Up/Down change the selected one.
 PARAM_KEYS = {"p": "pitch_sensitivity", "e": "tempo_sensitivity", "j": "jitter", "u": "truncation",
               "s": "smooth_factor", "n": "num_classes"}
 
-KEY_HELP = """\
-keys (live window):
-  q, Esc       quit
-  f            fullscreen on/off
-  h            HUD: fps, latency, input level, classes
-  ?            this key list
-  space        freeze / unfreeze the image
-  r            reseed the walk
-  c            pick new random classes
-  1 - 9        load preset N (1 = default, then the others by name)
-  t            tap the tempo (2+ taps set it; a tap marks beat 1 for --cut-on-beat)
-  m            MIDI learn: move a control, then press a parameter or action key
-  p e j u s n  select a look parameter: pitch sensitivity, tempo (e) sensitivity,
-               jitter, truncation (u), smooth factor, number of classes
-  Left/Right   select the previous / next parameter
-  Up/Down      raise / lower the selected parameter (Shift: 5x step)"""
+# Key (pygame's key name; "?" by the character typed) -> action. Shift multiplies a Nudge by 5.
+KEYS: dict[str, A.Action] = {
+    "q": A.Quit(), "escape": A.Quit(), "f": A.ToggleFullscreen(), "h": A.ToggleHud(), "?": A.ToggleHelp(),
+    "space": A.ToggleFreeze(), "r": A.NewSeed(), "c": A.NewClasses(), "t": A.Tap(), "m": A.MidiLearn(),
+    **{str(n): A.LoadPreset(number=n) for n in range(1, 10)},
+    **{letter: A.Select(name) for letter, name in PARAM_KEYS.items()},
+    "left": A.Select(step=-1), "right": A.Select(step=1), "up": A.Nudge(None, 1), "down": A.Nudge(None, -1),
+}
+
+# The ? overlay: (label, the KEYS it describes, what they do). A test checks these rows cover KEYS exactly.
+HELP_ROWS = [
+    ("q, Esc", ["q", "escape"], "quit"),
+    ("f", ["f"], "fullscreen on/off"),
+    ("h", ["h"], "HUD: fps, latency, input level, classes"),
+    ("?", ["?"], "this key list"),
+    ("space", ["space"], "freeze / unfreeze the image"),
+    ("r", ["r"], "reseed the walk"),
+    ("c", ["c"], "pick new random classes"),
+    ("1 - 9", [str(n) for n in range(1, 10)], "load preset N (1 = default, then the others by name)"),
+    ("t", ["t"], "tap the tempo (2+ taps set it; a tap marks beat 1 for --cut-on-beat)"),
+    ("m", ["m"], "MIDI learn: move a control, then press a parameter or action key"),
+    (" ".join(PARAM_KEYS), list(PARAM_KEYS), "select a look parameter: pitch sensitivity, tempo (e) "
+     "sensitivity,\n               jitter, truncation (u), smooth factor, number of classes"),
+    ("Left/Right", ["left", "right"], "select the previous / next parameter"),
+    ("Up/Down", ["up", "down"], "raise / lower the selected parameter (Shift: 5x step)"),
+]
+KEY_HELP = "keys (live window):\n" + "\n".join(f"  {label:<12} {what}" for label, _, what in HELP_ROWS)
+
+
+def key_action(name: str, shift: bool = False) -> A.Action | None:
+    action = KEYS.get(name)
+    if shift and isinstance(action, A.Nudge):
+        return A.Nudge(None, action.steps * 5)
+    return action
 
 
 class Display:
@@ -72,7 +91,6 @@ class Display:
         self.font = pygame.font.Font(None, max(16, self.logical[1] // 28))
         self.show_hud = False
         self.show_help = False
-        self.selected = "truncation"
         self._toast = ("", 0.0)
         self._last_frame = None
 
@@ -180,56 +198,25 @@ class Display:
         self._draw_box(lines, meter=level)
 
     # ---- input ----------------------------------------------------------------------------------------
-    def poll(self) -> list[tuple]:
-        """Translate pending window events into actions:
-        ('quit',) ('fullscreen',) ('freeze',) ('reseed',) ('classes',) ('preset', n) ('select', param)
-        ('adjust', param, steps) ('tap',) ('midi_learn',). HUD and help toggles are handled here."""
+    def poll(self) -> list[A.Action]:
+        """Pending window events as actions (closing the window is Quit)."""
         pg = self.pg
-        actions: list[tuple] = []
+        actions: list[A.Action] = []
         for ev in pg.event.get():
             if ev.type == pg.QUIT:
-                actions.append(("quit",))
+                actions.append(A.Quit())
             elif ev.type == pg.KEYDOWN:
-                act = self._key(ev)
-                if act:
-                    actions.append(act)
+                name = "?" if ev.unicode == "?" else pg.key.name(ev.key)
+                action = key_action(name, bool(ev.mod & pg.KMOD_SHIFT))
+                if action is not None:
+                    actions.append(action)
         return actions
 
-    def _key(self, ev):
-        pg = self.pg
-        key, ch = ev.key, (ev.unicode or "")
-        names = list(PARAM_KEYS.values())
-        if ch == "?":
-            self.show_help = not self.show_help
-        elif key in (pg.K_q, pg.K_ESCAPE):
-            return ("quit",)
-        elif key == pg.K_f:
-            self.toggle_fullscreen()
-        elif key == pg.K_h:
-            self.show_hud = not self.show_hud
-        elif key == pg.K_SPACE:
-            return ("freeze",)
-        elif key == pg.K_r:
-            return ("reseed",)
-        elif key == pg.K_c:
-            return ("classes",)
-        elif key == pg.K_t:
-            return ("tap",)
-        elif key == pg.K_m:
-            return ("midi_learn",)
-        elif pg.K_1 <= key <= pg.K_9:
-            return ("preset", key - pg.K_1 + 1)
-        elif ch.lower() in PARAM_KEYS:
-            self.selected = PARAM_KEYS[ch.lower()]
-            return ("select", self.selected)
-        elif key in (pg.K_LEFT, pg.K_RIGHT):
-            i = names.index(self.selected) + (1 if key == pg.K_RIGHT else -1)
-            self.selected = names[i % len(names)]
-            return ("select", self.selected)
-        elif key in (pg.K_UP, pg.K_DOWN):
-            steps = (1 if key == pg.K_UP else -1) * (5 if ev.mod & pg.KMOD_SHIFT else 1)
-            return ("adjust", self.selected, steps)
-        return None
+    def toggle_hud(self):
+        self.show_hud = not self.show_hud
+
+    def toggle_help(self):
+        self.show_help = not self.show_help
 
     def close(self):
         self.pg.display.quit()

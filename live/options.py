@@ -1,0 +1,174 @@
+"""What the user asked for, as frozen dataclasses: the CLI turns argparse's namespace into these (every number
+checked for NaN, infinity and range before anything slow starts), and nothing below the CLI sees the namespace.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import LiveError
+from live.config import PARAM_SPECS, check_value
+
+SEED_MAX = 2 ** 32 - 1
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    model: str | None = None  # None: the mode's default (128 live, 512 export)
+    backend: str = "auto"
+    precision: str = "auto"
+
+
+@dataclass(frozen=True)
+class LyricsOptions:
+    path: Path
+    scoring: str = "weighted"
+    text_model: str | None = None
+    offset_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class LookOptions:
+    """The look as given: preset, parameter flags, classes, seed, lyrics (resolved by control.look.start_look)."""
+    preset: str = "default"
+    params: tuple[tuple[str, float], ...] = ()  # (name, value) of the parameter flags given
+    classes: str | None = None
+    seed: int | None = None
+    lyrics: LyricsOptions | None = None
+
+    def flags_given(self) -> list[str]:
+        """The look flags on the command line (a replay takes its look from the recording instead)."""
+        given = [f"--{name.replace('_', '-')}" for name, _ in self.params]
+        given += [flag for flag, v in (("--classes", self.classes), ("--seed", self.seed),
+                                       ("--lyrics", self.lyrics)) if v is not None]
+        return given + (["--preset"] if self.preset != "default" else [])
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    output: str
+    audio: str | None = None  # None with a replay
+    replay: str | None = None
+    fps: float = 30.0
+    start: float = 0.0
+    duration: float | None = None
+    batch: int = 8
+    save_latents: str | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    device: str | None = None  # index or part of a name; None: the system default
+    samplerate: int | None = None
+    blocksize: int = 512
+    channels: int | None = None
+
+
+@dataclass(frozen=True)
+class WindowOptions:
+    fullscreen: bool = False
+    display: int = 0
+    scale_filter: str = "smooth"
+
+
+@dataclass(frozen=True)
+class VJOptions:
+    midi: str | None = None  # input port name substring
+    midi_map: str | None = None  # TOML file
+    osc: str | None = None  # [HOST:]PORT to listen on
+    osc_out: str | None = None  # HOST:PORT to send features to
+    cut_on_beat: int | None = None  # new classes every N beats
+    record: str | None = None  # folder
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    input: InputOptions = field(default_factory=InputOptions)
+    window: WindowOptions = field(default_factory=WindowOptions)
+    vj: VJOptions = field(default_factory=VJOptions)
+    duration: float | None = None  # quit after this many seconds
+    stats: str | None = None  # --stats FILE.json
+
+
+@dataclass(frozen=True)
+class ClassesQuery:
+    lyrics: LyricsOptions | None = None
+    search: str | None = None
+    num_classes: int | None = None
+    json: bool = False
+
+
+# ---- numbers ---------------------------------------------------------------------------------------------------
+def number(value, flag: str, lo: float, hi: float, integer: bool = False, above: bool = False):
+    """A command-line number in [lo, hi] (or (lo, hi] with above=True); one-line LiveError otherwise."""
+    if value is None:
+        return None
+    rng = f"{'above ' if above else ''}{_fmt(lo)}–{_fmt(hi)}" if hi != math.inf else \
+        f"{'above' if above else '>='} {_fmt(lo)}"
+    if not math.isfinite(value):
+        raise LiveError(f"{flag} {value} is not a finite number: give one {rng}")
+    if integer and value != int(value):
+        raise LiveError(f"{flag} {_fmt(value)} must be a whole number {rng}")
+    if value < lo or value > hi or (above and value == lo):
+        raise LiveError(f"{flag} {_fmt(value)} is out of range {rng}")
+    return int(value) if integer else float(value)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+# ---- namespace -> options ------------------------------------------------------------------------------------
+def engine_options(ns) -> EngineOptions:
+    return EngineOptions(model=ns.model, backend=ns.backend, precision=ns.precision)
+
+
+def lyrics_options(ns) -> LyricsOptions | None:
+    if ns.lyrics is None:
+        return None
+    return LyricsOptions(Path(ns.lyrics), ns.lyrics_scoring, ns.text_model,
+                         number(ns.lyrics_offset, "--lyrics-offset", -86400, 86400))
+
+
+def look_options(ns) -> LookOptions:
+    params = tuple((name, check_value(name, getattr(ns, name), "--" + name.replace("_", "-")))
+                   for name in PARAM_SPECS if getattr(ns, name) is not None)
+    if ns.classes is not None and not ns.classes.strip(" ,"):
+        raise LiveError("--classes is empty: list ImageNet class names or ids (or leave it out for random ones)")
+    if ns.classes is not None and ns.lyrics is not None:
+        raise LiveError("--classes and --lyrics both choose the classes: pass one")
+    return LookOptions(preset=ns.preset, params=params, classes=ns.classes,
+                       seed=number(ns.seed, "--seed", 0, SEED_MAX, integer=True), lyrics=lyrics_options(ns))
+
+
+def export_options(ns) -> ExportOptions:
+    if not ns.output:
+        raise LiveError("--export needs -o FILE.mp4: where to write the video")
+    if ns.replay is None and not ns.export:
+        raise LiveError("--export needs an audio file: live --export song.mp3 -o song.mp4")
+    if ns.replay is not None and ns.export:
+        raise LiveError(f"--replay takes its audio from {ns.replay}: drop {ns.export!r} after --export")
+    return ExportOptions(output=ns.output, audio=ns.export or None, replay=ns.replay,
+                         fps=number(ns.fps, "--fps", 1, 240), start=number(ns.start, "--start", 0, math.inf),
+                         duration=number(ns.duration, "--duration", 0, math.inf, above=True),
+                         batch=number(ns.batch, "--batch", 1, 64, integer=True), save_latents=ns.save_latents,
+                         quiet=ns.quiet)
+
+
+def live_options(ns) -> LiveOptions:
+    inp = InputOptions(device=ns.device, samplerate=number(ns.samplerate, "--samplerate", 8000, 384000, True),
+                       blocksize=number(ns.blocksize, "--blocksize", 0, 16384, True),
+                       channels=number(ns.channels, "--channels", 1, 64, True))
+    window = WindowOptions(ns.fullscreen, number(ns.display, "--display", 0, 63, True), ns.scale_filter)
+    vj = VJOptions(midi=ns.midi, midi_map=ns.midi_map, osc=ns.osc, osc_out=ns.osc_out, record=ns.record,
+                   cut_on_beat=number(ns.cut_on_beat, "--cut-on-beat", 1, 1024, True))
+    return LiveOptions(input=inp, window=window, vj=vj, stats=ns.stats,
+                       duration=number(ns.duration, "--duration", 0, math.inf, above=True))
+
+
+def classes_query(ns) -> ClassesQuery:
+    return ClassesQuery(lyrics=lyrics_options(ns), search=ns.search, json=ns.json,
+                        num_classes=check_value("num_classes", ns.num_classes, "--num-classes")
+                        if ns.num_classes is not None else None)

@@ -1,0 +1,139 @@
+"""The live set's worker threads: Analysis (features + walker at the hop rate, the only thread that touches
+the walker) and Renderer (the engine on the newest state, into a 2-slot frame queue: older frames are dropped,
+latency never queues up)."""
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from live.walk.steering import Steering, schedule_events
+
+
+class Snapshot(NamedTuple):
+    seq: int
+    z: np.ndarray
+    c: np.ndarray
+    t: float
+    t_capture: float  # time.monotonic of the newest audio sample in this state
+
+
+class Analysis(threading.Thread):
+    """Features + walker at the hop rate; the only thread that touches the Walker.
+
+    Commands change it through Steering at the current sample position (so a recording replays exactly).
+    """
+
+    def __init__(self, audio, look, stop: threading.Event, vj=None, schedule=None):
+        super().__init__(name="analysis", daemon=True)
+        self.audio, self.stop, self.vj = audio, stop, vj
+        # LRC lyrics: class events at their samples (seconds since start), recorded like any control.
+        self.scheduled = schedule_events(schedule, audio.samplerate)
+        self.recorder = vj.recorder if vj is not None else None
+        self.steer = Steering(audio.samplerate, look.params, look.classes, look.seed,
+                                     self.recorder.event if self.recorder is not None else None)
+        self.fx = self.steer.features
+        self.commands: queue.SimpleQueue = queue.SimpleQueue()
+        self.new_state = threading.Event()
+        self.latest: Snapshot | None = None
+        self.level = 0.0  # input meter 0..1 (-60..0 dBFS), peak-hold with decay
+        self.error: BaseException | None = None
+        self._pushed, self._t_last = 0, 0.0  # samples read so far, capture time of the last one
+
+    def run(self):
+        try:
+            self._loop()
+        except BaseException as e:  # surfaced by the main thread
+            self.error = e
+            self.stop.set()
+
+    def capture_time(self, time_s: float) -> float:
+        """time.monotonic at which the sample at analysis time `time_s` was captured (from the last read)."""
+        return self._t_last - (self._pushed - round(time_s * self.audio.samplerate)) / self.audio.samplerate
+
+    def _loop(self):
+        sr, hop, seq = self.audio.samplerate, self.fx.hop, 0
+        decay = 0.5 ** (hop / sr / 0.3)  # meter falls 6 dB per 0.3 s
+        if self.vj is not None:
+            self.steer.on_frame = lambda fr: self.vj.on_frame(fr, self.capture_time(fr.time_s))
+        while not self.stop.is_set():
+            while not self.commands.empty():
+                self.steer.apply(self.commands.get_nowait())
+            x, t_last = self.audio.read(hop)  # <= one hop, so every frame gets its own capture time
+            if t_last is None:
+                self.level *= decay
+                time.sleep(0.002)
+                continue
+            self._pushed += len(x)
+            self._t_last = t_last
+            db = 10 * np.log10(float(np.mean(x * x)) + 1e-12)
+            self.level = max(self.level * decay, min(1.0, max(0.0, (db + 60) / 60)))
+            if self.recorder is not None:
+                self.recorder.audio(x)
+            for time_s, st in self.steer.feed(x, self.scheduled):
+                if self.recorder is not None:
+                    self.recorder.step(time_s, st)
+                seq += 1
+                self.latest = Snapshot(seq, st.z, st.c, st.t, self.capture_time(time_s))
+                self.new_state.set()
+
+
+class Renderer(threading.Thread):
+    """Renders the newest walker state; keeps at most 2 finished frames (oldest dropped)."""
+
+    def __init__(self, engine, analysis: Analysis, stop: threading.Event):
+        super().__init__(name="render", daemon=True)
+        self.engine, self.analysis, self.stop = engine, analysis, stop
+        self._slots: collections.deque = collections.deque()
+        self._lock = threading.Lock()
+        self.new_frame = threading.Event()
+        self.rendered = self.dropped = 0
+        self.render_times: collections.deque = collections.deque(maxlen=120)
+        self.motion_sum, self.motion_n = 0.0, 0  # mean |frame - previous frame|, 0..255
+        self.error: BaseException | None = None
+
+    def run(self):
+        try:
+            self._loop()
+        except BaseException as e:
+            self.error = e
+            self.stop.set()
+
+    def _loop(self):
+        last_seq, prev = 0, None
+        while not self.stop.is_set():
+            if not self.analysis.new_state.wait(0.05):
+                continue
+            self.analysis.new_state.clear()
+            snap = self.analysis.latest
+            if snap is None or snap.seq == last_seq:
+                continue
+            last_seq = snap.seq
+            img = self.engine.render(snap.z[None], snap.c[None], np.array([snap.t], np.float32))[0]
+            self.rendered += 1
+            self.render_times.append(time.monotonic())
+            if prev is not None:
+                # every 4th pixel: the stat costs little on the render thread, even at 512 px
+                self.motion_sum += float(np.mean(np.abs(img[::4, ::4].astype(np.int16) - prev[::4, ::4])))
+                self.motion_n += 1
+            prev = img
+            with self._lock:
+                if len(self._slots) >= 2:
+                    self._slots.popleft()
+                    self.dropped += 1
+                self._slots.append((img, snap.t_capture))
+            self.new_frame.set()
+
+    def take(self):
+        """The newest finished frame (img, t_capture) or None; older unshown frames count as dropped."""
+        with self._lock:
+            if not self._slots:
+                return None
+            item = self._slots.pop()
+            self.dropped += len(self._slots)
+            self._slots.clear()
+            return item

@@ -1,0 +1,49 @@
+"""Every command-line mistake is one line and exit 2, found before any model loads."""
+import pytest
+
+from live.cli import main
+
+EXPORT = ["--export", "song.wav", "-o", "out.mp4", "--model", "/nonexistent/model"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--seed", "-1"], "--seed -1 is out of range 0–4294967295"),
+    (["--start", "nan"], "--start nan is not a finite number: give one >= 0"),
+    (["--duration", "nan"], "--duration nan is not a finite number: give one above 0"),
+    (["--duration", "0"], "--duration 0 is out of range above 0"),
+    (["--fps", "inf"], "--fps inf is not a finite number: give one 1–240"),
+    (["--batch", "0"], "--batch 0 is out of range 1–64"),
+    (["--truncation", "nan"], "--truncation nan is not a finite number: give one 0.02–1"),
+    (["--num-classes", "13"], "--num-classes 13 is out of range 1–12"),
+    (["--lyrics", "x.txt", "--lyrics-offset", "inf"], "--lyrics-offset inf is not a finite number"),
+    (["--classes", ""], "--classes is empty: list ImageNet class names or ids"),
+    (["--classes", " , "], "--classes is empty"),
+    (["--classes", "jellyfish", "--lyrics", "x.txt"], "--classes and --lyrics both choose the classes"),
+])
+def test_bad_numbers_and_values_are_one_line_before_the_model(capsys, extra, message):
+    assert main(EXPORT + extra) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"live: {message}") and err.count("\n") == 1, err
+
+
+def test_more_classes_than_pitch_classes_is_an_error(capsys, tmp_path):
+    song = tmp_path / "song.wav"
+    import numpy as np
+    import soundfile as sf
+    sf.write(str(song), np.zeros(22050, np.float32), 22050)
+    assert main(["--export", str(song), "-o", str(tmp_path / "o.mp4"), "--model", "/nonexistent/model",
+                 "--classes", ",".join(str(i) for i in range(13))]) == 2
+    err = capsys.readouterr().err
+    assert err == ("live: --classes lists 13 classes; the 12 pitch classes drive at most 12: list up to 12\n")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--samplerate", "100"], "--samplerate 100 is out of range 8000–384000"),
+    (["--blocksize", "-1"], "--blocksize -1 is out of range 0–16384"),
+    (["--channels", "0"], "--channels 0 is out of range 1–64"),
+    (["--cut-on-beat", "0"], "--cut-on-beat 0 is out of range 1–1024"),
+    (["--duration", "-3"], "--duration -3 is out of range above 0"),
+])
+def test_live_mode_numbers(capsys, args, message):
+    assert main(args + ["--model", "/nonexistent/model"]) == 2
+    assert capsys.readouterr().err == f"live: {message}\n"
