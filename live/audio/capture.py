@@ -138,6 +138,9 @@ class AudioInput:
         info = resolve_device(device)
         self.device_name = info["name"]
         self.samplerate = int(samplerate or info["default_samplerate"])
+        if self.samplerate < 8000:  # the analysis needs it (live.analysis.features)
+            raise LiveError(f"device {self.device_name!r} runs at {self.samplerate} Hz, too low for the analysis: "
+                            "pass -r/--samplerate 44100 (or another rate >= 8000)")
         self.channels = int(channels or min(2, info["max_input_channels"]))
         if not 1 <= self.channels <= info["max_input_channels"]:
             raise LiveError(f"device {self.device_name!r} has {info['max_input_channels']} input channels, "

@@ -60,6 +60,8 @@ def load_recording(directory: str) -> Recording:
         sr = sf.info(str(d / "audio.wav")).samplerate
     except (RuntimeError, sf.LibsndfileError) as e:
         raise LiveError(f"--replay {directory}: audio.wav is unreadable ({e})") from None
+    if sr < 8000:
+        raise LiveError(f"--replay {directory}: audio.wav runs at {sr} Hz, below the 8000 Hz the analysis needs")
     return Recording(d, d / "audio.wav", sr, params, classes, seed, read_events(d / "events.jsonl"), session)
 
 
