@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from live import __version__
+from core import signals
 from core.errors import LiveError
 
 DESCRIPTION = """\
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-
+    restore_signals = signals.install()  # SIGTERM/SIGHUP clean up like Ctrl-C
     try:
         if args.list_backends:
             return _list_backends()
@@ -105,9 +106,11 @@ def main(argv=None) -> int:
     except LiveError as e:
         print(f"live: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("live: interrupted; no output written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print(f"live: interrupted ({signals.describe(e)}); no output written", file=sys.stderr)
+        return 128 + signals.signal_number(e)
+    finally:
+        restore_signals()
 
 
 def _list_backends() -> int:
@@ -204,8 +207,7 @@ def _export(args) -> int:
         params, chosen, seed, schedule, _ = look_from_args(args)
     job = ExportJob(audio=audio, output=args.output, params=params, classes=chosen, seed=seed,
                     fps=args.fps, start=args.start, duration=args.duration, batch=args.batch,
-                    save_latents=None if source else args.save_latents, source=source,
-                    schedule=schedule)
+                    save_latents=args.save_latents, source=source, schedule=schedule, model=args.model)
     prepared = prepare(job)  # input, times and output checked before the (slow) model load
     from engine.backends import create_engine
 
@@ -215,8 +217,6 @@ def _export(args) -> int:
         stats = run_export(job, engine, progress=not args.quiet, prepared=prepared)
     finally:
         engine.close()
-    if source is not None:
-        source.finish(args.save_latents)
     print(f"wrote {args.output}: {stats['frames']} frames, {stats['duration_s']:.1f} s, "
           f"{stats['ms_per_frame']:.0f} ms/frame end to end, engine {stats['engine_ms_per_frame']:.0f} ms "
           f"({engine.name})", file=sys.stderr)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import os
 import queue
 import threading
 import time
@@ -23,7 +22,7 @@ from live.classes import LABELS
 from live.config import WalkerParams
 from live.output.window import Display
 from core.dims import NUM_CLASSES, Z_DIM
-from core.errors import LiveError
+from core.files import check_output
 from live.walk.steering import Steering, schedule_events
 from live.control.look import Look
 from live.stats import LatencyHist, rate, write_stats
@@ -183,8 +182,8 @@ def run_live(opts: LiveOptions, engine=None) -> int:
     Raises LiveError / EngineError for expected failures (no device, no PortAudio, model...).
     `engine` may be passed in (tests); otherwise it is created from opts and closed at the end.
     """
-    if opts.stats and not os.path.isdir(os.path.dirname(os.path.abspath(opts.stats))):
-        raise LiveError(f"--stats {opts.stats}: its folder does not exist; create it or choose another path")
+    if opts.stats:
+        check_output(opts.stats, "--stats")  # a new or regular file in an existing folder
     audio = AudioInput(opts.device, opts.samplerate, opts.blocksize, opts.channels)  # bad device: fail fast
     from live.control.vj import VJ, VJOptions
     vj = VJ(opts.vj or VJOptions(), audio.samplerate, opts.preset)  # bad --osc/--record/--midi-map: fail fast
@@ -280,10 +279,7 @@ def _run(opts: LiveOptions, audio: AudioInput, engine, vj) -> int:
                  device=audio.device_name, samplerate=audio.samplerate, input_reopens=audio.reopens,
                  motion=round(renderer.motion_sum / max(1, renderer.motion_n), 3))
     if opts.stats:
-        try:
-            write_stats(opts.stats, stats)
-        except OSError as e:
-            raise LiveError(f"cannot write --stats {opts.stats} ({e.strerror}): choose another path") from None
+        write_stats(opts.stats, stats)
     return 0
 
 
