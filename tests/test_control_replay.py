@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from core.errors import LiveError
 from live.cli import main
 from live.config import make_params
 from live.walk.steering import Event, Steering, from_json, to_json
 from live.output.record import Recorder, WavWriter
-from live.output.replay import load_recording, replay_steps
+from live.output.replay import load_recording, read_events, replay_steps
 from tests import vmic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,10 +63,20 @@ def test_event_lines_round_trip():
     for kind, value in SCRIPT.values():
         ev = Event(1234, kind, value)
         assert from_json(to_json(ev, 44100)) == ev
-    for bad in ('{"pos": 1, "kind": "warp", "value": 1}', '{"pos": 1}', "not json",
-                '{"pos": 1, "kind": "params", "value": {"truncation": 9}}'):
-        with pytest.raises(Exception):
-            from_json(bad)
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ('{"pos": 1, "kind": "warp", "value": 1}', "unknown event kind 'warp' or negative position 1"),
+    ('{"pos": 1}', "not an event ('kind')"),
+    ("not json", "not an event (Expecting value: line 1 column 1 (char 0))"),
+    ('{"pos": 1, "kind": "params", "value": {"truncation": 9}}', "truncation = 9 is out of range 0.02–1"),
+])
+def test_a_damaged_event_line_is_one_line_naming_file_and_line(tmp_path, bad, reason):
+    path = tmp_path / "events.jsonl"
+    path.write_text(bad + "\n" + to_json(Event(2, "freeze", True)) + "\n")  # not the last line: not torn
+    with pytest.raises(LiveError) as err:
+        read_events(path)
+    assert str(err.value) == f"{path} line 1: {reason} — the recording is damaged"
 
 
 def test_replay_takes_exactly_the_recorded_steps(tmp_path, song):
