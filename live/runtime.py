@@ -288,7 +288,7 @@ def _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) -> l
     lat_s = f"{lat[len(lat) // 2]:.0f} ms" if lat else "-"
     state = {"ok": "", "starting": "  (waiting for audio)", "no input": "  NO INPUT - reconnecting"}
     steer = analysis.steer  # the classes in force (lyrics lines change them on the analysis thread)
-    names = ", ".join(LABELS[i] for i in steer.classes[: steer.params.num_classes])
+    names = ", ".join(LABELS[i] for i in dict.fromkeys(steer.classes[: steer.params.num_classes]))  # LRC repeats
     sel = display.selected
     return [f"render {rate(renderer.render_times):.1f} fps   display {rate(flips):.1f} fps   latency {lat_s}",
             f"{engine.name}  {engine.resolution}px   preset {look.preset}" + ("   FROZEN" if look.frozen else ""),
