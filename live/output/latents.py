@@ -13,7 +13,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from core.dims import NUM_CLASSES, Z_DIM
-from core.errors import LiveError
+from core.errors import LiveError, first_line
 from core.files import save_npz_atomic
 
 ROW = Z_DIM + NUM_CLASSES + 2  # one step as a flat float32 row: z, c, t, time_s (a recording's spool)
@@ -46,7 +46,8 @@ def load(path) -> Latents:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in ("z", "c", "t", "time_s") if k in f.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise LiveError(f"{path}: not a readable latents file ({e}): pass an .npz written by live") from None
+        raise LiveError(f"{path}: not a readable latents file ({first_line(e)}): pass an .npz written by live") \
+            from None
     missing = [k for k in ("z", "c", "t") if k not in arrays]
     if missing:
         raise LiveError(f"{path}: no {', '.join(missing)} array: pass an .npz written by live")
