@@ -20,10 +20,11 @@ def _raise(signum, frame):
 
 def install() -> Callable[[], None]:
     """Make SIGTERM and SIGHUP raise Terminated; returns a function that puts the old handlers back.
-    Outside the main thread (where Python cannot set handlers) nothing changes."""
+    A signal the caller ignores stays ignored (`nohup live --export ...` must survive its terminal closing);
+    outside the main thread (where Python cannot set handlers) nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    old = {sig: signal.signal(sig, _raise) for sig in SIGNALS}
+    old = {sig: signal.signal(sig, _raise) for sig in SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN}
 
     def restore() -> None:
         for sig, handler in old.items():

@@ -170,6 +170,22 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tiny_model_dir, tmp_path, sig):
     assert parts(tmp_path) == []
 
 
+def test_an_ignored_sighup_stays_ignored(tiny_model_dir, tmp_path):
+    """`nohup live --export ...`: closing the terminal (SIGHUP) must not stop the render."""
+    audio, out = write(tmp_path / "a.wav", music(3.0)), tmp_path / "out.mp4"
+    p = subprocess.Popen([sys.executable, "-m", "live", *map(str, export_args(tiny_model_dir, audio, out))],
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    deadline = time.time() + 120
+    while time.time() < deadline and not parts(tmp_path) and p.poll() is None:
+        time.sleep(0.02)
+    assert parts(tmp_path) and p.poll() is None  # mid-render
+    p.send_signal(signal.SIGHUP)
+    err = p.communicate(timeout=120)[1]
+    assert p.returncode == 0, err
+    assert streams(out)["frames"] == 90 and parts(tmp_path) == []
+
+
 def test_a_killed_runs_temp_is_removed_by_the_next_run(tiny_model_dir, tmp_path):
     out = tmp_path / "out.mp4"
     p = start_long_export(tiny_model_dir, tmp_path, out)
