@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from core import signals
 from core.errors import LiveError
 from live import options as O
 from live.flags import build_parser
@@ -15,6 +16,7 @@ from live.flags import build_parser
 
 def main(argv=None) -> int:
     ns = build_parser().parse_args(argv)
+    restore_signals = signals.install()  # SIGTERM/SIGHUP clean up like Ctrl-C
     try:
         if ns.list_backends:
             return _list_backends()
@@ -32,9 +34,11 @@ def main(argv=None) -> int:
     except LiveError as e:
         print(f"live: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("live: interrupted; no output written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print(f"live: interrupted ({signals.describe(e)}); no output written", file=sys.stderr)
+        return 128 + signals.signal_number(e)
+    finally:
+        restore_signals()
 
 
 def _list_backends() -> int:
@@ -90,7 +94,7 @@ def _export(opts: O.ExportOptions, look_opts: O.LookOptions, engine_opts: O.Engi
         schedule = look.schedule
     job = ExportJob(audio=audio, output=opts.output, params=look.params, classes=look.classes, seed=look.seed,
                     fps=opts.fps, start=opts.start, duration=opts.duration, batch=opts.batch,
-                    save_latents=None if source else opts.save_latents, source=source, schedule=schedule)
+                    save_latents=opts.save_latents, source=source, schedule=schedule, model=engine_opts.model)
     prepared = prepare(job)  # input, times and output checked before the (slow) model load
     from engine.backends import create_engine
 
@@ -100,8 +104,6 @@ def _export(opts: O.ExportOptions, look_opts: O.LookOptions, engine_opts: O.Engi
         stats = run_export(job, engine, progress=not opts.quiet, prepared=prepared)
     finally:
         engine.close()
-    if source is not None:
-        source.finish(opts.save_latents)
     print(f"wrote {opts.output}: {stats['frames']} frames, {stats['duration_s']:.1f} s, "
           f"{stats['ms_per_frame']:.0f} ms/frame end to end, engine {stats['engine_ms_per_frame']:.0f} ms "
           f"({engine.name})", file=sys.stderr)

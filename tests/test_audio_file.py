@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import soundfile as sf
 
 from live.audio import decode as audio_file
 from core.errors import LiveError
@@ -38,3 +39,14 @@ def test_blocks_cover_the_whole_file_at_both_rates(tmp_path):
         assert mono.dtype == np.float32 and planar.shape[0] == 2
         n_mono, n_out = n_mono + len(mono), n_out + planar.shape[1]
     assert abs(n_mono - 3 * SR) < 64 and abs(n_out - 3 * 44100) < 64
+
+
+@pytest.mark.parametrize("subtype", ["FLOAT", "DOUBLE", "PCM_16"])
+def test_mono_wav_at_the_analysis_rate_decodes_in_any_sample_format(tmp_path, subtype):
+    # float mono at 22050 Hz once made FFmpeg refuse the second resampler (its first only relabels the layout)
+    path = tmp_path / "a.wav"
+    sf.write(path, music(1.0), audio_file.ANALYSIS_SR, subtype=subtype)
+    info = audio_file.probe(str(path))
+    parts = list(audio_file.blocks(info))
+    assert abs(sum(len(m) for m, _ in parts) - audio_file.ANALYSIS_SR) < 64
+    assert abs(sum(p.shape[1] for _, p in parts) - info.output_rate) < 64

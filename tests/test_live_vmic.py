@@ -3,6 +3,7 @@ null sink, see tests/vmic.py) through sounddevice/PortAudio, rendering a tiny ra
 in an SDL window (dummy video driver)."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -172,3 +173,37 @@ def test_lrc_lyrics_switch_classes_live_and_the_recording_has_it(mic, model_dir,
     sr = json.loads((rec / "session.json").read_text())["samplerate"]
     assert late, (events, (rec / "audio.wav").stat().st_size / 4 / sr)
     assert late[0]["pos"] / sr >= 2.0 - 0.1  # switched at its timed line, not before
+
+
+# What a live run's --stats holds, written out here rather than taken from live.run.stats.
+LIVE_STATS = {"frames_rendered": int, "frames_displayed": int, "duration_s": float, "fps_rendered": float,
+              "fps_displayed": float, "latency_ms_p50": float, "latency_ms_p95": float, "xruns": int,
+              "dropped_frames": int, "backend": str, "resolution": int, "device": str, "samplerate": int,
+              "input_reopens": int, "motion": float}
+
+
+def test_sigterm_ends_the_set_like_ctrl_c_with_stats_and_a_whole_recording(mic, model_dir, music, tmp_path):
+    stats, rec = tmp_path / "stats.json", tmp_path / "set"
+    player = mic.play(music)
+    app = subprocess.Popen([sys.executable, "-m", "live", "-d", "puls", "--model", model_dir, "--backend", "torch",
+                            "--duration", "150", "--stats", str(stats), "--record", str(rec)],
+                           env=mic.env, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait(lambda: _source_outputs(mic) > 0 or app.poll() is not None, 120, "the app to start capturing")
+        assert app.poll() is None, app.communicate()[1][-2000:]
+        time.sleep(3.0)
+        app.send_signal(signal.SIGTERM)
+        err = app.communicate(timeout=60)[1]
+    finally:
+        if app.poll() is None:
+            app.kill()
+        player.terminate()
+        player.wait()
+    assert app.returncode == 0 and "Traceback" not in err, err[-2000:]
+    s = json.loads(stats.read_text())
+    assert {k: type(v) for k, v in s.items()} == LIVE_STATS, s
+    assert s["frames_displayed"] > 0 and 2.0 < s["duration_s"] < 150 and s["resolution"] == 128, s
+    assert s["device"] == "pulse" and s["backend"].startswith("torch") and s["samplerate"] > 0, s
+    session = json.loads((rec / "session.json").read_text())
+    assert session["complete"] and session["steps"] > 0 and (rec / "latents.npz").is_file()
+    assert [p.name for p in tmp_path.rglob("*") if p.name.endswith((".part", ".spool"))] == []

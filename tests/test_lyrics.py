@@ -172,16 +172,53 @@ def test_schedule_switches_at_timed_line(model):
     jelly = ID["jellyfish"]
     before, after = sched.classes_at(21.99), sched.classes_at(22.0)
     assert jelly not in before and jelly in after
-    assert before[:4] == after[:4] == sched.initial[:4]  # the theme half never moves
-    changed = [i for i in range(8) if before[i] != after[i]]
-    assert 1 <= len(changed) <= 2  # lines replace slots in place: the rest keep their pitch classes
+    theme = [3, 7]  # every fourth slot holds the song's theme, for the whole song
     for t in (-5.0, 0.0, 13.0, 30.0, 100.0):
         s = sched.classes_at(t)
-        assert len(s) == 8 and len(set(s)) == 8
-    assert ID["coral reef"] in sched.classes_at(12.0)
+        assert len(s) == 8 and [s[i] for i in theme] == [sched.initial[i] for i in theme]
+    sung = [i for i in range(8) if i not in theme]
+    line = {after[i] for i in sung}  # the sung line's own classes fill every other slot
+    assert jelly in line and len(line) <= 2 and {before[i] for i in sung}.isdisjoint({jelly})
+    assert ID["coral reef"] in {sched.classes_at(12.0)[i] for i in sung}
     times = [t for t, _ in sched.changes()]
     assert times == sorted(times) and 22.0 in times
     assert sched.classes_at(-1.0) == sched.initial
+
+
+@pytest.mark.parametrize("n, theme", [(1, []), (2, [1]), (3, [2]), (4, [3]), (7, [3]), (8, [3, 7]), (12, [3, 7, 11])])
+def test_theme_slots_leave_the_sung_line_most_slots(n, theme):
+    from live.lyrics.schedule import theme_slots
+
+    assert theme_slots(n) == theme
+
+
+def test_a_sung_line_carries_most_of_the_class_weight_and_the_theme_keeps_some(model):
+    """Through the walker, as export and live mode run it: while a line is sung, >= 2/3 of the class vector's
+    mass is on that line's classes, and the theme keeps a share."""
+    from collections import deque
+
+    from live.config import make_params
+    from live.walk.steering import Steering, schedule_events
+    from tests.audio_fixtures import SR, music
+
+    lrc = ("[00:00.00]the ocean waves roll onto the sandy beach\n"
+           "[00:02.00]jellyfish and coral reef under the sea\n"
+           "[00:04.00]hot pizza and cheeseburger on the table\n")
+    sched = lyrics_schedule(lrc, 12)
+    steer = Steering(SR, make_params(), sched.initial, seed=0)
+    states = steer.feed(music(6.0), deque(schedule_events(sched, SR)))
+    for start, end in ((2.8, 4.0), (4.8, 6.0)):  # from 0.8 s after each line starts: the cross-fade is done
+        now = sched.classes_at(start)
+        line, theme = {now[i] for i in range(12) if i not in (3, 7, 11)}, {now[i] for i in (3, 7, 11)}
+        assert 1 <= len(line) <= 2 and theme - line
+        seen = 0
+        for t, state in states:
+            if start <= t < end:
+                c = state.c.astype(np.float64)
+                on_line = c[sorted(line)].sum() / c.sum()
+                assert on_line >= 2 / 3 and c[sorted(theme - line)].sum() > 0, (t, on_line)
+                seen += 1
+        assert seen > 45
 
 
 def test_plain_text_schedule_is_static(model):

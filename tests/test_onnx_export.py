@@ -109,7 +109,7 @@ def test_export_is_cached_and_keyed(tiny_model_dir, generator):
     path = onnx_export.export_onnx(tiny_model_dir)
     stamp = path.stat().st_mtime_ns
     assert onnx_export.export_onnx(tiny_model_dir) == path and path.stat().st_mtime_ns == stamp  # no re-export
-    assert not list(path.parent.glob("*.tmp-*"))
+    assert not list(path.parent.glob(".*.part"))
     fp = onnx_export.model_fingerprint(tiny_model_dir)
     assert path == onnx_export.onnx_cache_path(fp, 128, "uint8")
     assert f"-{fp}-" in path.name and "-128-" in path.name and onnx_export.exporter_tag() in path.name

@@ -56,10 +56,45 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.engine"]
 
 
-def test_unavailable_says_why():
-    ok, why = trt_backend.available()
-    if not ok:
-        assert why in ("tensorrt not installed", "no CUDA device") or why.startswith("CUDA check failed")
+def test_available_says_why_on_this_machine():
+    """The exact answer for this machine, derived independently: the reason it is unusable, or the
+    version and GPU it will use."""
+    import torch
+
+    got = trt_backend.available()
+    try:
+        import tensorrt
+    except ImportError:
+        assert got == (False, "tensorrt not installed")
+        return
+    if int(tensorrt.__version__.split(".")[0]) < 10:
+        assert got == (False, f"TensorRT {tensorrt.__version__} is too old (need 10 or newer)")
+    elif not torch.cuda.is_available():
+        assert got == (False, "no CUDA device")
+    else:
+        assert got == (True, f"TensorRT {tensorrt.__version__} on {torch.cuda.get_device_name(0)}")
+
+
+def _cuda_fails():
+    raise RuntimeError("driver too old")
+
+
+@pytest.mark.parametrize("version, cuda, expected", [
+    ("10.7.0", lambda: True, (True, "TensorRT 10.7.0 on Fake GPU")),
+    ("10.7.0", lambda: False, (False, "no CUDA device")),
+    ("8.6.1", lambda: True, (False, "TensorRT 8.6.1 is too old (need 10 or newer)")),
+    ("10.7.0", _cuda_fails, (False, "CUDA check failed (RuntimeError)")),
+])
+def test_available_says_why_for_each_case(monkeypatch, version, cuda, expected):
+    import sys
+    import types
+
+    import torch
+
+    monkeypatch.setitem(sys.modules, "tensorrt", types.SimpleNamespace(__version__=version))
+    monkeypatch.setattr(torch.cuda, "is_available", cuda)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "Fake GPU")
+    assert trt_backend.available() == expected
 
 
 def test_load_or_build_logic_with_a_fake_tensorrt(monkeypatch, tmp_path, tiny_model_dir):
@@ -104,7 +139,7 @@ def test_load_or_build_logic_with_a_fake_tensorrt(monkeypatch, tmp_path, tiny_mo
     plan["fail"] = RuntimeError("out of memory")  # a crashed build: one line, nothing under the final name
     with pytest.raises(EngineError, match="out of memory"):
         trt_backend.load_or_build(tiny_model_dir, "bf16", 8)
-    assert not list(tmp_path.glob("tensorrt/*bf16*")) and not list(tmp_path.glob("tensorrt/*.tmp-*"))
+    assert not list(tmp_path.glob("tensorrt/*bf16*")) and not list(tmp_path.glob("tensorrt/.*.part"))
 
 
 # ---- real engines: only with TensorRT and a CUDA GPU ----------------------------------------------------------
@@ -180,7 +215,7 @@ def test_cached_engine_is_reused_and_corrupt_one_rebuilt(tiny_model_dir, trt_cac
     path.write_bytes(path.read_bytes()[:4096])  # truncated engine
     engine, rebuilt = trt_backend.load_or_build(tiny_model_dir, "fp16", 2)
     assert rebuilt == path and engine is not None and path.stat().st_size > 4096
-    assert not list(path.parent.glob("*.tmp-*"))
+    assert not list(path.parent.glob(".*.part"))
 
 
 def trt_fields(model, max_batch):

@@ -1,10 +1,13 @@
 """Decode an audio file in blocks with PyAV: mono float32 for analysis, stereo planar float for the mp4 track.
 
+The decoded samples, not the container header, set the length; NaN/inf samples are decoded as silence.
+
 Streaming (no whole-song array), so memory stays flat in song length.
 """
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -15,6 +18,8 @@ from core.errors import LiveError
 
 ANALYSIS_SR = 22050  # the seed's analysis rate; the features code works at any rate
 OUTPUT_RATES = (44100, 48000)  # AAC rates we write; anything else is resampled to 44.1 kHz
+LENGTH_TOLERANCE_S = 0.5  # decoded length vs the header's: more is worth a warning
+_FLOAT_DTYPES = {"flt": np.float32, "fltp": np.float32, "dbl": np.float64, "dblp": np.float64}  # can hold NaN
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class AudioInfo:
     duration_s: float  # whole file, seconds
     sample_rate: int  # source rate
     output_rate: int  # rate of the AAC track we write
+    nonfinite: int = 0  # NaN/inf samples in the file (blocks() zeroes them)
 
 
 def check_input(path: str) -> None:
@@ -53,7 +59,8 @@ def _reason(e: Exception) -> str:
 
 
 def probe(path: str) -> AudioInfo:
-    """Duration and rates; decodes the file once if the container does not state its duration."""
+    """Duration (of the decoded audio: a truncated file's header may claim more), rates and the count of
+    NaN/inf samples; warns in one line about either. Decodes the file once (a few seconds for a long mp3)."""
     check_input(path)
     container = _open(path)
     try:
@@ -62,19 +69,22 @@ def probe(path: str) -> AudioInfo:
         if not sr:
             raise LiveError(f"cannot decode '{path}' as audio (no sample rate): pass a wav, flac, ogg, mp3 or m4a file")
         if stream.duration and stream.time_base:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration:
-            duration = container.duration / av.time_base
+            header = float(stream.duration * stream.time_base)
         else:
-            duration = None
-        if duration is None:
-            n = 0
-            for frame in _frames(container, path):
-                n += frame.samples
-            duration = n / sr
+            header = container.duration / av.time_base if container.duration else None
+        samples = nonfinite = 0
+        for frame in _frames(container, path):
+            samples += frame.samples
+            nonfinite += _zero_nonfinite(frame)
     finally:
         container.close()
-    return AudioInfo(path, duration, sr, sr if sr in OUTPUT_RATES else OUTPUT_RATES[0])
+    duration = samples / sr
+    if header is not None and abs(header - duration) > LENGTH_TOLERANCE_S:
+        print(f"live: '{path}': its header says {header:.1f} s but {duration:.1f} s decode (truncated file?): "
+              f"rendering {duration:.1f} s", file=sys.stderr)
+    if nonfinite:
+        print(f"live: '{path}' has {nonfinite} NaN/inf samples: replaced with silence", file=sys.stderr)
+    return AudioInfo(path, duration, sr, sr if sr in OUTPUT_RATES else OUTPUT_RATES[0], nonfinite)
 
 
 def _frames(container, path: str):
@@ -92,11 +102,32 @@ def blocks(info: AudioInfo) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     to_out = av.AudioResampler(format="fltp", layout="stereo", rate=info.output_rate)
     try:
         for frame in _frames(container, info.path):
+            if info.nonfinite:
+                _zero_nonfinite(frame)
             frame.pts = None  # let the resamplers count samples; some demuxers give gappy pts
-            yield _mono(to_mono.resample(frame)), _planar(to_out.resample(frame))
+            # to_out first: a frame the mono resampler only relabels (float mono at ANALYSIS_SR, unspecified
+            # layout) can no longer be pushed into a second resampler (FFmpeg EINVAL).
+            planar = _planar(to_out.resample(frame))
+            yield _mono(to_mono.resample(frame)), planar
         yield _mono(to_mono.resample(None)), _planar(to_out.resample(None))
     finally:
         container.close()
+
+
+def _zero_nonfinite(frame) -> int:
+    """Set the frame's NaN/inf samples to 0, in place; returns how many there were."""
+    dtype = _FLOAT_DTYPES.get(frame.format.name)
+    if dtype is None:
+        return 0
+    n = frame.samples * (1 if frame.format.is_planar else len(frame.layout.channels))
+    count = 0
+    for plane in frame.planes:
+        x = np.frombuffer(plane, dtype, count=n)
+        bad = ~np.isfinite(x)
+        if bad.any():
+            x[bad] = 0
+            count += int(np.count_nonzero(bad))
+    return count
 
 
 def _mono(frames) -> np.ndarray:

@@ -1,11 +1,19 @@
 """A class set over time: timed (LRC) lyric lines bring their own classes into the walker's set.
 
-The set always holds `num_classes` distinct ids. The first half (num_classes // 2 slots) is the song's
-theme: the best classes of the whole lyrics, fixed for the whole song. The other slots rotate: each
-timed line's own best classes (up to `per_line`, cosine >= `min_line_score`) replace the slot that was
-refreshed longest ago, in place, so the other slots keep their pitch classes and the walker's image
-changes only where the words changed. Before the first line the rotating slots hold the next-best
-classes of the whole song. A plain-text song gives a constant schedule.
+The set always holds `num_classes` ids; the walker ties each slot to a pitch class and weighs it by that
+pitch class's chroma, adding up the weights of an id that fills several slots. The rule for LRC:
+
+- Theme slots (every fourth: the 4th, 8th and 12th; with 2 or 3 classes the last one) hold the song's theme,
+  the best classes of the whole lyrics, for the whole song.
+- While a timed line is sung, every other slot holds that line's own classes (its best `per_line` classes
+  with cosine >= `min_line_score`, repeated over the slots), so the sung line carries most of the class
+  weight (at least 3/4 of the slots with 4 or more classes, 2/3 with 3, half with 2) and the theme keeps a
+  minority share. With 12 classes the theme's pitch classes are D#, G and B, spread evenly over the octave
+  (any major or minor scale holds at most two of them), so no key hands the theme the weight. A line that
+  names nothing keeps the picture of the line before.
+- Before the first line the other slots hold the next-best classes of the whole song.
+
+A plain-text song gives a constant schedule: the best classes in order, as `--lyrics-scoring` ranks them.
 
 Times: LRC times are lyric time; `offset_s` is added to them to get song (audio) time, so a positive
 offset makes the imagery change later (use it when the LRC runs ahead of the recording).
@@ -62,31 +70,30 @@ def lyrics_schedule(text_or_path: str | os.PathLike | SongScores, num_classes: i
         raise LiveError(f"num_classes must be at least 1 (got {num_classes})")
     song = text_or_path if isinstance(text_or_path, SongScores) else score_lyrics(text_or_path, scoring, text_model)
     base = [int(i) for i in song.order[:num_classes]]
-    events = song.lyrics.timed_lines() if song.lyrics.is_lrc else []
-    return LyricsSchedule(_changes(base, song, events, per_line, min_line_score), offset_s)
+    if not song.lyrics.is_lrc:
+        return LyricsSchedule([(float("-inf"), base)], offset_s)
+    return LyricsSchedule(_changes(base, song, song.lyrics.timed_lines(), per_line, min_line_score), offset_s)
+
+
+def theme_slots(n: int) -> list[int]:
+    """The slots that keep the song's theme in a set of n: every fourth, else the last; none when n is 1."""
+    return [] if n < 2 else list(range(3, n, 4)) or [n - 1]
 
 
 def _changes(base: list[int], song: SongScores, events, per_line: int, min_score: float):
-    n_theme = len(base) // 2
-    current = list(base)
-    # Age per rotating slot: the base's later (weaker) picks count as older, so they leave first.
-    age = {slot: -1.0e9 - slot for slot in range(n_theme, len(base))}
+    theme = theme_slots(len(base))
+    sung = [slot for slot in range(len(base)) if slot not in theme]
+    current = [0] * len(base)
+    for slot, c in zip(theme + sung, base):  # the best classes hold the theme, the next best the rest
+        current[slot] = c
     changes: list[tuple[float, list[int]]] = [(float("-inf"), list(current))]
-    for step, (t, line) in enumerate(events):
+    for t, line in events:
         sims = song.line_sims[line.text]
         picks = [int(c) for c in np.argsort(-sims, kind="stable")[:per_line] if sims[c] >= min_score]
-        for c in picks:
-            if c in current:
-                slot = current.index(c)
-                if slot in age:
-                    age[slot] = step  # named again: stays longer
-                continue
-            free = [s for s in age if age[s] < step]  # never evict a class this line just brought
-            if not free:
-                break
-            slot = min(free, key=age.get)
-            current[slot] = c
-            age[slot] = step
+        if not picks:
+            continue  # a line that names nothing keeps the picture
+        for k, slot in enumerate(sung):
+            current[slot] = picks[k % len(picks)]
         if current != changes[-1][1]:
             if changes[-1][0] == t:
                 changes[-1] = (t, list(current))  # several lines at one instant: one change

@@ -6,27 +6,26 @@ flat in song length; the mp4 is written under a temp name and renamed when compl
 """
 from __future__ import annotations
 
-import os
 import queue
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Optional, Sequence
 
 import av
 import numpy as np
 
-from core.files import save_npz_atomic
+from core.errors import LiveError
+from core.files import atomic_output, check_output, fsync_file, writing
 from live.audio import decode as audio_file
 from live.config import WalkerParams
-from core.dims import NUM_CLASSES, Z_DIM
-from core.errors import LiveError
+from live.output.encoder import DONE as _DONE, encode
+from live.output.latents import LatentLog
 from live.walk.steering import Steering, schedule_events
 
-_DONE = object()
+MP4_SUFFIXES = (".mp4", ".m4v")  # both name MP4 files
+MP4_HINT = "live writes MP4 (H.264 + AAC): name the output .mp4"
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,7 @@ class ExportJob:
     source: object = None  # replay (live.output.replay.ReplaySource): trajectory() and blocks(info) instead of ours
     crf: int = 18
     x264_preset: str = "fast"
+    model: Optional[str] = None  # --model NAME|DIR: a folder's files are inputs no output may replace
 
 
 def frame_count(info_duration: float, start: float, duration: Optional[float], fps: float) -> tuple[float, int]:
@@ -57,27 +57,6 @@ def frame_count(info_duration: float, start: float, duration: Optional[float], f
     if n < 1:
         raise LiveError(f"nothing to render: {dur:.3f} s at {fps:g} fps is less than one frame")
     return dur, n
-
-
-def _check_output(output: str) -> str:
-    out_dir = os.path.dirname(os.path.abspath(output)) or "."
-    if os.path.isdir(output):
-        raise LiveError(f"output '{output}' is a directory: pass a file name such as song.mp4")
-    if not os.path.isdir(out_dir):
-        raise LiveError(f"output folder '{out_dir}' does not exist: create it or choose another -o path")
-    if not os.access(out_dir, os.W_OK):
-        raise LiveError(f"cannot write to '{out_dir}': choose another -o path")
-    return out_dir
-
-
-def _writable_temp(output: str) -> str:
-    out_dir = _check_output(output)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(output) + ".", suffix=".part", dir=out_dir)
-    except OSError as e:
-        raise LiveError(f"cannot write to '{out_dir}' ({e.strerror}): choose another -o path")
-    os.close(fd)
-    return tmp
 
 
 class _Worker(threading.Thread):
@@ -124,32 +103,61 @@ def _alive(worker: _Worker) -> None:
         raise RuntimeError(f"{worker.name} thread stopped")
 
 
+def check_outputs(job: ExportJob) -> None:
+    """-o and --save-latents: new or regular files with the right suffix, none of the inputs."""
+    inputs = [("the input audio", job.audio), ("a file of the --model folder", job.model)]
+    if job.source is not None:
+        inputs.append(("a file of the --replay recording", str(job.source.rec.dir)))
+    check_output(job.output, "-o", MP4_SUFFIXES, MP4_HINT, inputs)
+    if job.save_latents:
+        check_output(job.save_latents, "--save-latents", (".npz",), "latents are NumPy files: name it .npz",
+                     inputs + [("the output video", job.output)])
+
+
 def prepare(job: ExportJob) -> tuple:
     """Everything a user can get wrong, checked before the (slow) model load: (info, duration, frames)."""
+    check_outputs(job)
     info = audio_file.probe(job.audio)
     dur, n_frames = frame_count(info.duration_s, job.start, job.duration, job.fps)
-    _check_output(job.output)
-    if job.save_latents:
-        _check_output(job.save_latents)
     return info, dur, n_frames
 
 
 def run_export(job: ExportJob, engine, progress: bool = True, prepared: Optional[tuple] = None) -> dict:
-    """Renders job with engine (render(z, c, t) -> uint8 [B,H,W,3]); returns figures of the run."""
+    """Renders job with engine (render(z, c, t) -> uint8 [B,H,W,3]); returns figures of the run.
+
+    The video and --save-latents appear together when complete (the latents are committed just before the
+    video); any failure or signal leaves neither and no temp file.
+    """
     info, dur, n_frames = prepared or prepare(job)
-    tmp = _writable_temp(job.output)
+    latents = LatentLog() if job.save_latents and job.source is None else None
+    t0 = time.perf_counter()
+    with writing(job.output, "-o"), atomic_output(job.output) as tmp:
+        render_s = _render(job, engine, str(tmp), info, dur, n_frames, latents, progress)
+        fsync_file(tmp)  # the video is on disk before the latents are committed
+        with writing(job.save_latents, "--save-latents"):
+            if job.source is not None:  # replay: its step log, whole once the rest is analysed
+                job.source.finish(job.save_latents)
+            elif latents is not None:
+                latents.save(job.save_latents)
+    wall = time.perf_counter() - t0
+    return {"frames": n_frames, "duration_s": dur, "wall_s": wall, "ms_per_frame": 1000 * wall / n_frames,
+            "engine_ms_per_frame": 1000 * render_s / n_frames}
+
+
+def _render(job: ExportJob, engine, path: str, info, dur: float, n_frames: int, latents: Optional[LatentLog],
+            progress: bool) -> float:
+    """Decode, analyse, render and encode into the mp4 at path; returns the seconds spent in the engine."""
     stop = threading.Event()
     work: queue.Queue = queue.Queue(maxsize=4)  # latent batches and audio chunks, in time order
-    encode: queue.Queue = queue.Queue(maxsize=3)
-    latents = _LatentLog(n_frames) if job.save_latents else None
+    q: queue.Queue = queue.Queue(maxsize=3)
     producer = _Worker(lambda: _produce(job, info, dur, n_frames, work, stop, latents), "analysis")
     container = encoder = bar = None
-    t0 = time.perf_counter()
     render_s = 0.0
     ok = False
     try:
-        container = av.open(tmp, "w", format="mp4")
-        encoder = _Worker(lambda: _encode(container, job, info, engine.resolution, encode, stop), "encoder")
+        container = av.open(path, "w", format="mp4")
+        encoder = _Worker(lambda: encode(container, job.output, job.fps, engine.resolution, info.output_rate,
+                                         q, stop, job.crf, job.x264_preset), "encoder")
         bar = _progress_bar(n_frames, progress)
         producer.start()
         encoder.start()
@@ -162,15 +170,14 @@ def run_export(job: ExportJob, engine, progress: bool = True, prepared: Optional
                 r0 = time.perf_counter()
                 frames = engine.render(z, c, t)
                 render_s += time.perf_counter() - r0
-                _put(encode, ("video", frames), stop, encoder)
+                _put(q, ("video", frames), stop, encoder)
                 bar.update(len(frames))
             else:
-                _put(encode, item, stop, encoder)
-        _put(encode, _DONE, stop, encoder)
+                _put(q, item, stop, encoder)
+        _put(q, _DONE, stop, encoder)
         encoder.join()
         encoder.check()
-        container.close()
-        os.replace(tmp, job.output)
+        container.close()  # writes the index: a full disk may show only here
         ok = True
     finally:
         stop.set()
@@ -184,16 +191,7 @@ def run_export(job: ExportJob, engine, progress: bool = True, prepared: Optional
                     container.close()
             except Exception:
                 pass
-            if os.path.exists(tmp):
-                os.remove(tmp)
-    if latents is not None:  # after the rename: a latents problem never costs the finished video
-        try:
-            latents.save(job.save_latents)
-        except OSError as e:
-            raise LiveError(f"wrote {job.output} but not --save-latents {job.save_latents} ({e.strerror})")
-    wall = time.perf_counter() - t0
-    return {"frames": n_frames, "duration_s": dur, "wall_s": wall, "ms_per_frame": 1000 * wall / n_frames,
-            "engine_ms_per_frame": 1000 * render_s / n_frames}
+    return render_s
 
 
 def _progress_bar(total: int, enabled: bool):
@@ -203,20 +201,8 @@ def _progress_bar(total: int, enabled: bool):
                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]")
 
 
-class _LatentLog:
-    """Per-frame z, c, t for --save-latents (N x 1129 floats: small next to a song's frames)."""
-
-    def __init__(self, n: int):
-        self.z = np.zeros((n, Z_DIM), np.float32)
-        self.c = np.zeros((n, NUM_CLASSES), np.float32)
-        self.t = np.zeros(n, np.float32)
-
-    def save(self, path: str) -> None:
-        save_npz_atomic(path, z=self.z, c=self.c, t=self.t)
-
-
 def _produce(job: ExportJob, info, dur: float, n_frames: int, work: queue.Queue, stop: threading.Event,
-             latents: Optional[_LatentLog]) -> None:
+             latents: Optional[LatentLog]) -> None:
     """Decode from 0 (so a clip looks like the same part of the full render), step the walker, cut frames."""
     if job.source is not None:
         push, blocks = job.source.push, job.source.blocks(info)
@@ -235,7 +221,7 @@ def _produce(job: ExportJob, info, dur: float, n_frames: int, work: queue.Queue,
         nonlocal k
         batch.append(state)
         if latents is not None:
-            latents.z[k], latents.c[k], latents.t[k] = state.z, state.c, state.t
+            latents.add(state)
         k += 1
         if len(batch) == job.batch or k == n_frames:
             z = np.stack([s.z for s in batch]).astype(np.float32)
@@ -262,46 +248,3 @@ def _produce(job: ExportJob, info, dur: float, n_frames: int, work: queue.Queue,
     if k < n_frames:
         raise LiveError(f"'{job.audio}' is too short to analyse: pass at least 0.1 s of audio")
     _put(work, _DONE, stop)
-
-
-def _encode(container, job: ExportJob, info, size: int, q: queue.Queue, stop: threading.Event) -> None:
-    try:
-        _encode_loop(container, job, info, size, q, stop)
-    except (OSError, av.error.FFmpegError) as e:
-        reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
-        raise LiveError(f"cannot write '{job.output}' ({reason}): check free space or choose another -o path")
-
-
-def _encode_loop(container, job: ExportJob, info, size: int, q: queue.Queue, stop: threading.Event) -> None:
-    fps = Fraction(job.fps).limit_denominator(1001)
-    video = container.add_stream("libx264", rate=fps)
-    video.width = video.height = size
-    video.pix_fmt = "yuv420p"
-    video.options = {"crf": str(job.crf), "preset": job.x264_preset}
-    audio = container.add_stream("aac", rate=info.output_rate)
-    audio.layout = "stereo"
-    v_pts = a_pts = 0
-    while not stop.is_set():
-        try:
-            item = q.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if item is _DONE:
-            break
-        kind, data = item
-        if kind == "video":
-            for rgb in data:
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-                frame.pts = v_pts
-                v_pts += 1
-                container.mux(video.encode(frame))
-        else:
-            frame = av.AudioFrame.from_ndarray(data, format="fltp", layout="stereo")
-            frame.sample_rate = info.output_rate
-            frame.pts = a_pts
-            a_pts += data.shape[1]
-            container.mux(audio.encode(frame))
-    else:
-        return
-    container.mux(video.encode(None))
-    container.mux(audio.encode(None))

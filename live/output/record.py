@@ -20,13 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.files import save_npz_atomic, write_text_atomic
-from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import LiveError
+from core.files import write_text_atomic
 from live.control.actions import Event, event_to_json
-
-Z, C = Z_DIM, NUM_CLASSES
-ROW = Z + C + 2  # z, c, t, time_s as float32
+from live.output import latents
 
 
 def write_json(path, data: dict) -> None:
@@ -126,9 +123,7 @@ class Recorder:
         self._q.put(("e", ev))
 
     def step(self, time_s: float, state) -> None:
-        row = np.empty(ROW, np.float32)
-        row[:Z], row[Z:Z + C], row[-2], row[-1] = state.z, state.c, state.t, time_s
-        self._q.put(("s", row))
+        self._q.put(("s", latents.step_row(time_s, state)))
 
     # ---- writer thread ------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -185,9 +180,5 @@ class Recorder:
 
     def _write_latents(self) -> None:
         spool = self.dir / "latents.spool"
-        n = spool.stat().st_size // (4 * ROW)
-        rows = np.memmap(spool, np.float32, "r", shape=(n, ROW)) if n else np.zeros((0, ROW), np.float32)
-        save_npz_atomic(self.dir / "latents.npz", z=rows[:, :Z], c=rows[:, Z:Z + C], t=rows[:, -2],
-                        time_s=rows[:, -1])
-        del rows
+        latents.save(self.dir / "latents.npz", latents.from_spool(spool))
         spool.unlink()

@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.files import save_npz_atomic
 from live.config import WalkerParams
-from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import LiveError, warn
 from live.control.actions import Event, SetClasses, event_from_json
+from live.output.latents import LatentLog
 from live.walk.steering import Steering
 
 
@@ -82,27 +81,6 @@ def read_events(path: Path) -> list[Event]:
     return events
 
 
-class StepLog:
-    """z, c, t, time_s per walker step, saved as an npz like the recorded latents.npz."""
-
-    def __init__(self):
-        self.rows: list = []
-
-    def add(self, time_s: float, state) -> None:
-        self.rows.append((state.z, state.c, state.t, time_s))
-
-    def arrays(self) -> dict:
-        n = len(self.rows)
-        z = np.array([r[0] for r in self.rows], np.float32).reshape(n, Z_DIM)
-        c = np.array([r[1] for r in self.rows], np.float32).reshape(n, NUM_CLASSES)
-        t = np.array([r[2] for r in self.rows], np.float32)
-        ts = np.array([r[3] for r in self.rows], np.float32)
-        return dict(z=z, c=c, t=t, time_s=ts)
-
-    def save(self, path: str) -> None:
-        save_npz_atomic(path, **self.arrays())
-
-
 class ReplaySource:
     """The export's analysis source for a recording: trajectory() and blocks(info) (see live.output.export).
 
@@ -113,7 +91,7 @@ class ReplaySource:
         self.rec, self.block = rec, block
         self.steering = Steering(rec.sr, rec.params, rec.classes, rec.seed)
         self.events = deque(rec.events)
-        self.log = StepLog() if log_steps else None
+        self.log = LatentLog(timed=True) if log_steps else None
         self._file = sf.SoundFile(str(rec.wav))
         self.frames = self._file.frames
 
@@ -121,7 +99,7 @@ class ReplaySource:
         out = self.steering.feed(mono, self.events)
         if self.log is not None:
             for time_s, state in out:
-                self.log.add(time_s, state)
+                self.log.add(state, time_s)
         return out
 
     def _read(self, upto: int) -> np.ndarray:
@@ -160,4 +138,4 @@ def replay_steps(directory: str, block: int = 4096) -> dict:
     """The recording's walker steps without rendering: {z, c, t, time_s} arrays."""
     src = ReplaySource(load_recording(directory), log_steps=True, block=block)
     src.finish()
-    return src.log.arrays()
+    return src.log.latents().arrays()

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import os
 import threading
 import time
 
 import numpy as np
 
 from core.dims import NUM_CLASSES, Z_DIM
-from core.errors import LiveError
+from core.files import check_output
 from live.audio.capture import AudioInput
 from live.classes import LABELS
 from live.control.dispatch import Dispatcher
@@ -35,8 +34,8 @@ def run_live(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions = E
     Raises LiveError / EngineError for expected failures (no device, no PortAudio, model...).
     `engine` may be passed in (tests); otherwise it is created from engine_opts and closed at the end.
     """
-    if opts.stats and not os.path.isdir(os.path.dirname(os.path.abspath(opts.stats))):
-        raise LiveError(f"--stats {opts.stats}: its folder does not exist; create it or choose another path")
+    if opts.stats:
+        check_output(opts.stats, "--stats")  # a new or regular file in an existing folder
     inp = opts.input
     audio = AudioInput(inp.device, inp.samplerate, inp.blocksize, inp.channels)  # bad device: fail fast
     from live.control.vj import VJ
@@ -140,10 +139,7 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
                  device=audio.device_name, samplerate=audio.samplerate, input_reopens=audio.reopens,
                  motion=round(renderer.motion_sum / max(1, renderer.motion_n), 3))
     if opts.stats:
-        try:
-            write_stats(opts.stats, stats)
-        except OSError as e:
-            raise LiveError(f"cannot write --stats {opts.stats} ({e.strerror}): choose another path") from None
+        write_stats(opts.stats, stats)
     return 0
 
 
@@ -152,7 +148,7 @@ def _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) -> l
     lat_s = f"{lat[len(lat) // 2]:.0f} ms" if lat else "-"
     state = {"ok": "", "starting": "  (waiting for audio)", "no input": "  NO INPUT - reconnecting"}
     steer = analysis.steer  # the classes in force (lyrics lines change them on the analysis thread)
-    names = ", ".join(LABELS[i] for i in steer.classes[: steer.params.num_classes])
+    names = ", ".join(LABELS[i] for i in dict.fromkeys(steer.classes[: steer.params.num_classes]))  # LRC repeats
     sel = look.selected
     return [f"render {rate(renderer.render_times):.1f} fps   display {rate(flips):.1f} fps   latency {lat_s}",
             f"{engine.name}  {engine.resolution}px   preset {look.preset}" + ("   FROZEN" if look.frozen else ""),

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from core.files import write_text_atomic
+from core.files import write_text_atomic, writing
 
 STATS_KEYS = ("frames_rendered", "frames_displayed", "duration_s", "fps_rendered", "fps_displayed",
               "latency_ms_p50", "latency_ms_p95", "xruns", "dropped_frames", "backend", "resolution", "device")
@@ -38,5 +38,7 @@ def rate(times) -> float:
 
 
 def write_stats(path: str, stats: dict):
-    """JSON, written under a temp name and renamed, so a reader never sees half a file."""
-    write_text_atomic(path, json.dumps(stats, indent=2) + "\n")
+    """JSON, written under a temp name and renamed, so a reader never sees half a file; a failed write is a
+    one-line LiveError."""
+    with writing(path, "--stats"):
+        write_text_atomic(path, json.dumps(stats, indent=2) + "\n")

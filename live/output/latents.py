@@ -1,0 +1,99 @@
+"""Latents files (.npz): z [N,128], c [N,1000], t [N] float32 and, for walker steps, time_s [N].
+
+The one writer and reader: export's --save-latents (one row per video frame), replay's --save-latents and a
+recording's latents.npz (one row per walker step, with time_s). Written atomically (core.files).
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from core.dims import NUM_CLASSES, Z_DIM
+from core.errors import LiveError, first_line
+from core.files import save_npz_atomic
+
+ROW = Z_DIM + NUM_CLASSES + 2  # one step as a flat float32 row: z, c, t, time_s (a recording's spool)
+
+
+class Latents(NamedTuple):
+    z: np.ndarray  # float32 [N, Z_DIM]
+    c: np.ndarray  # float32 [N, NUM_CLASSES]
+    t: np.ndarray  # float32 [N]
+    time_s: Optional[np.ndarray] = None  # float32 [N]: when each walker step was computable
+
+    def arrays(self) -> dict:
+        out = dict(z=self.z, c=self.c, t=self.t)
+        return out if self.time_s is None else dict(out, time_s=self.time_s)
+
+
+def save(path, lat: Latents) -> Path:
+    """Write lat to path atomically (OSError on a failed write: the caller names its option)."""
+    n = len(lat.z)
+    shapes = {k: a.shape for k, a in lat.arrays().items()}
+    want = dict(z=(n, Z_DIM), c=(n, NUM_CLASSES), t=(n,), time_s=(n,))
+    if any(shapes[k] != want[k] for k in shapes):
+        raise ValueError(f"latents of mismatched shapes {shapes}")
+    return save_npz_atomic(path, **{k: np.asarray(a, np.float32) for k, a in lat.arrays().items()})
+
+
+def load(path) -> Latents:
+    """Read and check a latents file; one-line LiveError naming it if it is not one."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in ("z", "c", "t", "time_s") if k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise LiveError(f"{path}: not a readable latents file ({first_line(e)}): pass an .npz written by live") \
+            from None
+    missing = [k for k in ("z", "c", "t") if k not in arrays]
+    if missing:
+        raise LiveError(f"{path}: no {', '.join(missing)} array: pass an .npz written by live")
+    n = len(arrays["z"])
+    want = dict(z=(n, Z_DIM), c=(n, NUM_CLASSES), t=(n,), time_s=(n,))
+    for k, a in arrays.items():
+        if a.shape != want[k] or not np.issubdtype(a.dtype, np.floating):
+            raise LiveError(f"{path}: {k} is {a.dtype} {list(a.shape)}, expected float {list(want[k])}: "
+                            f"pass an .npz written by live")
+    return Latents(**{k: a.astype(np.float32, copy=False) for k, a in arrays.items()})
+
+
+def step_row(time_s: float, state) -> np.ndarray:
+    """One walker step as a ROW float32 row (for a spool file)."""
+    row = np.empty(ROW, np.float32)
+    row[:Z_DIM], row[Z_DIM:-2], row[-2], row[-1] = state.z, state.c, state.t, time_s
+    return row
+
+
+def from_spool(path) -> Latents:
+    """Latents (with time_s) from a file of step_row rows, memory-mapped; a torn last row is dropped."""
+    n = os.path.getsize(path) // (4 * ROW)
+    rows = np.memmap(path, np.float32, "r", shape=(n, ROW)) if n else np.zeros((0, ROW), np.float32)
+    return Latents(rows[:, :Z_DIM], rows[:, Z_DIM:-2], rows[:, -2], rows[:, -1])
+
+
+class LatentLog:
+    """Rows collected one walker state at a time (with time_s when `timed`), then save()d."""
+
+    def __init__(self, timed: bool = False):
+        self.timed = timed
+        self._rows: list = []
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(self, state, time_s: float = 0.0) -> None:
+        self._rows.append((state.z, state.c, state.t, time_s))
+
+    def latents(self) -> Latents:
+        n = len(self._rows)
+        z = np.array([r[0] for r in self._rows], np.float32).reshape(n, Z_DIM)
+        c = np.array([r[1] for r in self._rows], np.float32).reshape(n, NUM_CLASSES)
+        t = np.array([r[2] for r in self._rows], np.float32)
+        ts = np.array([r[3] for r in self._rows], np.float32) if self.timed else None
+        return Latents(z, c, t, ts)
+
+    def save(self, path) -> Path:
+        return save(path, self.latents())
