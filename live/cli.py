@@ -79,35 +79,32 @@ def _list_devices() -> int:
 
 
 def _export(opts: O.ExportOptions, look_opts: O.LookOptions, engine_opts: O.EngineOptions) -> int:
-    from live.output.export import ExportJob, prepare, run_export
+    from live.output.export import export
+    from live.output.songs import export_jobs
 
-    source, audio, schedule = None, opts.audio, None
-    if opts.replay is not None:
-        from live.output.replay import replay_source
-        source = replay_source(opts.replay, look_opts, log_steps=bool(opts.save_latents))
-        audio, look = str(source.rec.wav), source.rec.look()
-    else:
-        from live.audio import decode
-        from live.control.look import start_look
-        decode.check_input(audio)
-        look = start_look(look_opts, quiet=opts.quiet)
-        schedule = look.schedule
-    job = ExportJob(audio=audio, output=opts.output, params=look.params, classes=look.classes, seed=look.seed,
-                    fps=opts.fps, start=opts.start, duration=opts.duration, batch=opts.batch,
-                    save_latents=opts.save_latents, source=source, schedule=schedule, model=engine_opts.model)
-    prepared = prepare(job)  # input, times and output checked before the (slow) model load
-    from engine.backends import create_engine
-
-    engine = create_engine(engine_opts.model or "biggan-deep-512", backend=engine_opts.backend,
-                           precision=engine_opts.precision, max_batch=opts.batch)
+    jobs, preps = zip(*export_jobs(opts, look_opts, engine_opts))  # every input and output checked
+    executor = _executor(opts, engine_opts)
     try:
-        stats = run_export(job, engine, progress=not opts.quiet, prepared=prepared)
+        figures = export(jobs, preps, executor, progress=not opts.quiet)
     finally:
-        engine.close()
-    print(f"wrote {opts.output}: {stats['frames']} frames, {stats['duration_s']:.1f} s, "
-          f"{stats['ms_per_frame']:.0f} ms/frame end to end, engine {stats['engine_ms_per_frame']:.0f} ms "
-          f"({engine.name})", file=sys.stderr)
+        executor.close()
+    for f in figures:
+        print(f"wrote {f['output']}: {f['frames']} frames, {f['duration_s']:.1f} s, {f['ms_per_frame']:.0f} ms/frame "
+              f"end to end ({executor.name})", file=sys.stderr)
     return 0
+
+
+def _executor(opts: O.ExportOptions, engine_opts: O.EngineOptions):
+    if opts.cluster is not None:
+        from live.output.cluster import RayExecutor
+        return RayExecutor(opts.cluster, engine_opts, opts.batch)
+    from engine.backends import create_engine
+    from live.output.executor import LocalExecutor, model_id
+
+    model = engine_opts.model or "biggan-deep-512"
+    engine = create_engine(model, backend=engine_opts.backend, precision=engine_opts.precision,
+                           max_batch=opts.batch)
+    return LocalExecutor(engine, opts.batch, model_id(model))
 
 
 def _live(opts: O.LiveOptions, look_opts: O.LookOptions, engine_opts: O.EngineOptions) -> int:

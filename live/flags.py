@@ -61,18 +61,28 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--list-backends", action="store_true", help="print each backend, usable here or why not")
     _walker_flags(p)
     g = p.add_argument_group("export (offline, file to mp4)")
-    g.add_argument("--export", metavar="AUDIO", nargs="?", const="",
-                   help="render this audio file (wav/flac/ogg/mp3/m4a) to -o (no AUDIO with --replay)")
-    g.add_argument("--replay", metavar="DIR", help="with --export: re-render a set recorded with --record DIR "
-                   "(its audio, events and look: look flags are not allowed); --save-latents then writes "
-                   "one row per walker step, like DIR/latents.npz")
-    g.add_argument("-o", "--output", metavar="FILE.mp4", help="output video for --export")
+    g.add_argument("--export", metavar="AUDIO", nargs="*",
+                   help="render these audio files (wav/flac/ogg/mp3/m4a) to -o: one file to FILE.mp4, several "
+                        "to OUTDIR/ (one mp4 each, named after it); no AUDIO with --replay")
+    g.add_argument("--replay", metavar="DIR", nargs="+", help="with --export: re-render sets recorded with "
+                   "--record DIR (their audio, events and look: look flags are not allowed); --save-latents "
+                   "then writes one row per walker step, like DIR/latents.npz")
+    g.add_argument("-o", "--output", metavar="FILE.mp4|OUTDIR/", help="output video for --export, or the folder "
+                   "for several inputs (created if missing)")
     g.add_argument("--fps", type=float, default=30.0, help="video frame rate (default 30)")
     g.add_argument("--start", type=float, default=0.0, metavar="S", help="start time in the audio, seconds")
     g.add_argument("--duration", type=float, default=None, metavar="S",
                    help="export: length to render; live: quit after S seconds")
     g.add_argument("--batch", type=int, default=8, help="frames per engine call in export (default 8)")
-    g.add_argument("--save-latents", metavar="FILE.npz", help="also save per-frame z [N,128], c [N,1000], t [N]")
+    g.add_argument("--save-latents", metavar="FILE.npz|DIR/",
+                   help="also save per-frame z [N,128], c [N,1000], t [N] (several inputs: DIR/NAME.npz each)")
+    g.add_argument("--ray", metavar="auto|local|ADDRESS", nargs="?", const="auto",
+                   help="render on a Ray cluster (pip install -e '.[cluster]'): auto joins a running one or "
+                        "starts one here, local starts one here, ADDRESS joins that head node")
+    g.add_argument("--workers", type=int, metavar="N",
+                   help="--ray: render actors (default one per GPU, else one per --worker-cpus CPUs)")
+    g.add_argument("--worker-cpus", type=int, default=1, metavar="N",
+                   help="--ray without GPUs: CPUs (engine threads) per actor (default 1)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     _lyrics_flags(p)
     _live_flags(p)

@@ -46,16 +46,28 @@ class LookOptions:
 
 
 @dataclass(frozen=True)
+class ClusterOptions:
+    address: str = "auto"  # auto | local | a head node's address
+    workers: int | None = None  # None: one per GPU, else one per cpus_per_worker CPUs
+    cpus_per_worker: int = 1
+
+
+@dataclass(frozen=True)
 class ExportOptions:
     output: str
-    audio: str | None = None  # None with a replay
-    replay: str | None = None
+    audio: tuple[str, ...] = ()  # empty with replays
+    replay: tuple[str, ...] = ()
     fps: float = 30.0
     start: float = 0.0
     duration: float | None = None
     batch: int = 8
     save_latents: str | None = None
     quiet: bool = False
+    cluster: ClusterOptions | None = None  # --ray
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return self.replay or self.audio
 
 
 @dataclass(frozen=True)
@@ -145,16 +157,23 @@ def look_options(ns) -> LookOptions:
 
 def export_options(ns) -> ExportOptions:
     if not ns.output:
-        raise LiveError("--export needs -o FILE.mp4: where to write the video")
-    if ns.replay is None and not ns.export:
+        raise LiveError("--export needs -o FILE.mp4 (or -o OUTDIR/ for several inputs): where to write")
+    audio = tuple(a for a in ns.export or () if a)
+    if ns.replay is None and not audio:
         raise LiveError("--export needs an audio file: live --export song.mp3 -o song.mp4")
-    if ns.replay is not None and ns.export:
-        raise LiveError(f"--replay takes its audio from {ns.replay}: drop {ns.export!r} after --export")
-    return ExportOptions(output=ns.output, audio=ns.export or None, replay=ns.replay,
+    if ns.replay is not None and audio:
+        raise LiveError(f"--replay takes its audio from the recording: drop {' '.join(audio)} after --export")
+    cluster = None
+    if ns.ray is not None:
+        cluster = ClusterOptions(ns.ray, number(ns.workers, "--workers", 1, 4096, integer=True),
+                                 number(ns.worker_cpus, "--worker-cpus", 1, 1024, integer=True))
+    elif ns.workers is not None:
+        raise LiveError("--workers is for --ray: add --ray (or drop --workers)")
+    return ExportOptions(output=ns.output, audio=audio, replay=tuple(ns.replay or ()),
                          fps=number(ns.fps, "--fps", 1, 240), start=number(ns.start, "--start", 0, math.inf),
                          duration=number(ns.duration, "--duration", 0, math.inf, above=True),
                          batch=number(ns.batch, "--batch", 1, 64, integer=True), save_latents=ns.save_latents,
-                         quiet=ns.quiet)
+                         quiet=ns.quiet, cluster=cluster)
 
 
 def live_options(ns) -> LiveOptions:

@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import av
@@ -13,6 +14,9 @@ from tests.audio_fixtures import music, write
 
 
 def run_live(*args, timeout=300, **kw):
+    """`live ARGS` in a subprocess, with a cache of its own unless `env` is given: an export's work folder
+    (kept after a failure, for a resume) never carries over from one test to the next."""
+    kw.setdefault("env", dict(os.environ, LIVE_CACHE_DIR=tempfile.mkdtemp(dir=os.environ["LIVE_CACHE_DIR"])))
     return subprocess.run([sys.executable, "-m", "live", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, **kw)
 
@@ -92,18 +96,16 @@ def test_bad_inputs_give_one_line_and_leave_no_file(tiny_model_dir, tmp_path, ca
 
 
 def test_ctrl_c_mid_render_leaves_no_file(tiny_model_dir, tmp_path):
-    audio, out = write(tmp_path / "long.wav", music(60.0)), tmp_path / "out.mp4"
-    p = subprocess.Popen([sys.executable, "-m", "live", *map(str, export_args(tiny_model_dir, audio, out))],
-                         stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(".part" in f for f in os.listdir(tmp_path)):
-        time.sleep(0.05)
-    time.sleep(1.0)  # rendering by now
+    from tests.test_files import start_long_export
+
+    out = tmp_path / "out.mp4"
+    p = start_long_export(tiny_model_dir, tmp_path, out)
     p.send_signal(signal.SIGINT)
     err = p.communicate(timeout=60)[1]
     assert p.returncode == 130 and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("live: interrupted")
-    assert not out.exists() and [f for f in os.listdir(tmp_path) if ".part" in f] == []
+    assert sorted(os.listdir(tmp_path)) == ["cache", "long.wav"]  # nothing in the output's folder
+    assert not list((tmp_path / "cache").glob("export/*/*.part"))  # finished segments stay, for a rerun
 
 
 def test_lrc_lyrics_switch_classes_at_the_timed_line(tiny_model_dir, tmp_path):

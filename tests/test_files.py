@@ -145,16 +145,27 @@ def test_a_symlink_is_followed_and_outputs_get_the_umask(tiny_model_dir, tmp_pat
 # ---- signals and killed runs ----------------------------------------------------------------------------
 
 
-def start_long_export(model, tmp_path, out):
-    audio = write(tmp_path / "long.wav", music(60.0))
-    p = subprocess.Popen([sys.executable, "-m", "live", *map(str, export_args(model, audio, out))],
-                         stderr=subprocess.PIPE, text=True)
+def long_export_args(model, tmp_path, out):
+    return [sys.executable, "-m", "live", *map(str, export_args(model, tmp_path / "long.wav", out))]
+
+
+def start_long_export(model, tmp_path, out, finished: int = 0):
+    """An export of a minute of music (into its own cache), returned while it encodes a segment after
+    `finished` others are done."""
+    if not (tmp_path / "long.wav").exists():
+        write(tmp_path / "long.wav", music(60.0))
+    env = dict(os.environ, LIVE_CACHE_DIR=str(tmp_path / "cache"))
+    p = subprocess.Popen(long_export_args(model, tmp_path, out), stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 120
-    while time.time() < deadline and not parts(out.parent) and p.poll() is None:
-        time.sleep(0.05)
-    assert parts(out.parent), p.communicate()[1]
-    time.sleep(1.0)  # rendering by now
+    while time.time() < deadline and p.poll() is None and not (
+            segment_files(tmp_path, ".seg-*.part") and len(segment_files(tmp_path, "seg-*.mp4")) >= finished):
+        time.sleep(0.02)
+    assert segment_files(tmp_path, ".seg-*.part"), p.communicate()[1]
     return p
+
+
+def segment_files(tmp_path, pattern: str) -> list:
+    return list((tmp_path / "cache").glob(f"export/*/{pattern}"))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
@@ -186,13 +197,22 @@ def test_an_ignored_sighup_stays_ignored(tiny_model_dir, tmp_path):
     assert streams(out)["frames"] == 90 and parts(tmp_path) == []
 
 
-def test_a_killed_runs_temp_is_removed_by_the_next_run(tiny_model_dir, tmp_path):
+def test_a_killed_run_resumes_and_its_temp_is_removed_by_the_next_run(tiny_model_dir, tmp_path):
     out = tmp_path / "out.mp4"
-    p = start_long_export(tiny_model_dir, tmp_path, out)
+    p = start_long_export(tiny_model_dir, tmp_path, out, finished=2)
     p.kill()  # SIGKILL: no cleanup possible
     p.wait()
-    stale = parts(tmp_path)
-    assert len(stale) == 1 and stale[0].startswith(".out.mp4.")
+    assert parts(tmp_path) == [] and not out.exists()  # the output's folder never saw a byte of it
+    [stale] = segment_files(tmp_path, ".seg-*.part")
+    assert len(segment_files(tmp_path, "seg-*.mp4")) >= 2
+    env = dict(os.environ, LIVE_CACHE_DIR=str(tmp_path / "cache"))
+    r = subprocess.run(long_export_args(tiny_model_dir, tmp_path, out), capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0].startswith(f"live: {tmp_path / 'long.wav'}: reusing ") and \
+        r.stderr.splitlines()[0].endswith(" of 6 segments rendered by an earlier run"), r.stderr
+    assert not stale.exists() and streams(out)["frames"] == 1800
+    assert list((tmp_path / "cache" / "export").iterdir()) == []  # the work folder goes with a finished mp4
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()
     host = files.HOST_TAG

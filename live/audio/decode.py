@@ -95,11 +95,12 @@ def _frames(container, path: str):
         raise LiveError(f"cannot decode '{path}' ({_reason(e)}): the file may be corrupt")
 
 
-def blocks(info: AudioInfo) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (analysis mono f32 at ANALYSIS_SR, output planar f32 [2, n] at info.output_rate), from time 0."""
+def blocks(info: AudioInfo, mono: bool = True, planar: bool = True) -> Iterator[tuple]:
+    """Yield (analysis mono f32 at ANALYSIS_SR, output planar f32 [2, n] at info.output_rate), from time 0;
+    a part not asked for (mono=False or planar=False) is None and costs nothing."""
     container = _open(info.path)
-    to_mono = av.AudioResampler(format="flt", layout="mono", rate=ANALYSIS_SR)
-    to_out = av.AudioResampler(format="fltp", layout="stereo", rate=info.output_rate)
+    to_mono = av.AudioResampler(format="flt", layout="mono", rate=ANALYSIS_SR) if mono else None
+    to_out = av.AudioResampler(format="fltp", layout="stereo", rate=info.output_rate) if planar else None
     try:
         for frame in _frames(container, info.path):
             if info.nonfinite:
@@ -107,9 +108,9 @@ def blocks(info: AudioInfo) -> Iterator[tuple[np.ndarray, np.ndarray]]:
             frame.pts = None  # let the resamplers count samples; some demuxers give gappy pts
             # to_out first: a frame the mono resampler only relabels (float mono at ANALYSIS_SR, unspecified
             # layout) can no longer be pushed into a second resampler (FFmpeg EINVAL).
-            planar = _planar(to_out.resample(frame))
-            yield _mono(to_mono.resample(frame)), planar
-        yield _mono(to_mono.resample(None)), _planar(to_out.resample(None))
+            out = _planar(to_out.resample(frame)) if to_out else None
+            yield (_mono(to_mono.resample(frame)) if to_mono else None), out
+        yield (_mono(to_mono.resample(None)) if to_mono else None), (_planar(to_out.resample(None)) if to_out else None)
     finally:
         container.close()
 

@@ -8,26 +8,15 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from typing import NamedTuple, Optional
 
 import numpy as np
 
 from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import LiveError, first_line
 from core.files import save_npz_atomic
+from live.walk.trajectory import Latents
 
 ROW = Z_DIM + NUM_CLASSES + 2  # one step as a flat float32 row: z, c, t, time_s (a recording's spool)
-
-
-class Latents(NamedTuple):
-    z: np.ndarray  # float32 [N, Z_DIM]
-    c: np.ndarray  # float32 [N, NUM_CLASSES]
-    t: np.ndarray  # float32 [N]
-    time_s: Optional[np.ndarray] = None  # float32 [N]: when each walker step was computable
-
-    def arrays(self) -> dict:
-        out = dict(z=self.z, c=self.c, t=self.t)
-        return out if self.time_s is None else dict(out, time_s=self.time_s)
 
 
 def save(path, lat: Latents) -> Path:

@@ -82,10 +82,8 @@ def read_events(path: Path) -> list[Event]:
 
 
 class ReplaySource:
-    """The export's analysis source for a recording: trajectory() and blocks(info) (see live.output.export).
-
-    blocks() pairs the recorded samples (read exactly) with the export's decoded stereo for the mp4 track.
-    """
+    """The export's analysis source for a recording: its samples (analysis_blocks) through its events (push).
+    The mp4's audio track is decoded from audio.wav like any song's."""
 
     def __init__(self, rec: Recording, log_steps: bool = False, block: int = 4096):
         self.rec, self.block = rec, block
@@ -107,20 +105,16 @@ class ReplaySource:
         x = self._file.read(n, dtype="float32", always_2d=True)
         return x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
 
-    def blocks(self, info):
-        from live.audio import decode as audio_file
-
-        out_pos = 0
-        for _, planar in audio_file.blocks(info):
-            out_pos += planar.shape[1]
-            yield self._read(int(out_pos * self.rec.sr / info.output_rate)), planar
-        yield self._read(self.frames), np.zeros((2, 0), np.float32)
+    def analysis_blocks(self):
+        """The recorded samples, read exactly, block by block (the export stops once its frames are known)."""
+        while self._file.tell() < self.frames:
+            yield self._read(self._file.tell() + self.block)
 
     def finish(self, save_latents: str | None = None) -> None:
         """Analyse what the export did not need (past the last video frame), so the step log is whole;
         save it to `save_latents` if given."""
-        while self._file.tell() < self.frames:
-            self.push(self._read(self._file.tell() + self.block))
+        for mono in self.analysis_blocks():
+            self.push(mono)
         self._file.close()
         if save_latents and self.log is not None:
             self.log.save(save_latents)

@@ -1,0 +1,104 @@
+"""Render segments on this machine: one engine, the caller's thread feeding it, an encoder thread writing
+each finished batch into its segment, so the engine never waits in series on x264.
+
+The cluster's executor (live.output.cluster) has the same two calls: key_fields() for the work folder's name
+and render() for the segments missing there.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Callable
+
+from core.files import atomic_output, writing
+from core.threads import Worker, get, put
+from live.output.segments import SegmentWriter
+from live.output.workdir import Segment, WorkDir
+from live.walk.trajectory import Latents
+
+_END = object()  # the end of one segment's frames
+_DONE = object()  # no more segments
+
+
+class _Stopped(Exception):
+    """The render stopped (an error or a signal on the caller's thread) while a segment was open."""
+
+
+def model_id(spec: str) -> str:
+    """What identifies the weights in a work key: a known name, or the fingerprint of a model folder."""
+    from engine.weights import MODEL_NAMES
+
+    if spec in MODEL_NAMES:
+        return spec
+    from engine.onnx_export import model_fingerprint
+    return model_fingerprint(spec)
+
+
+class LocalExecutor:
+    def __init__(self, engine, batch: int, model: str):
+        self.engine, self.batch, self.model = engine, int(batch), model
+        self.engine_s = 0.0  # seconds spent in engine.render
+
+    @property
+    def resolution(self) -> int:
+        return int(self.engine.resolution)
+
+    @property
+    def name(self) -> str:
+        return self.engine.name
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def key_fields(self) -> dict:
+        return {"model": self.model, "engine": self.engine.name, "resolution": self.resolution, "batch": self.batch}
+
+    def render(self, lat: Latents, segments: list[Segment], work: WorkDir, fps: float,
+               advance: Callable[[int], None]) -> None:
+        """Render and encode `segments` of `lat` into `work`; advance(n) after every n frames rendered."""
+        stop = threading.Event()
+        q: queue.Queue = queue.Queue(maxsize=3)
+        encoder = Worker(lambda: _encode(q, work, self.resolution, fps, stop), "encoder")
+        encoder.start()
+        try:
+            for seg in segments:
+                put(q, seg, stop, encoder)
+                for lo in range(seg.lo, seg.hi, self.batch):
+                    hi = min(lo + self.batch, seg.hi)
+                    t0 = time.perf_counter()
+                    frames = self.engine.render(lat.z[lo:hi], lat.c[lo:hi], lat.t[lo:hi])
+                    self.engine_s += time.perf_counter() - t0
+                    put(q, frames, stop, encoder)
+                    advance(hi - lo)
+                put(q, _END, stop, encoder)
+            put(q, _DONE, stop, encoder)
+            encoder.join()
+            encoder.check()
+        finally:
+            stop.set()
+            encoder.join(timeout=10)  # never leave a half-written segment under a running encoder
+
+
+def _encode(q: queue.Queue, work: WorkDir, size: int, fps: float, stop: threading.Event) -> None:
+    """Segments from q: a Segment, its frame batches, _END; a segment appears in `work` only when whole."""
+    while (seg := get(q, stop=stop)) is not None and seg is not _DONE:
+        path = work.segment(seg)
+        with writing(path, "export work folder (LIVE_CACHE_DIR)"), atomic_output(path) as tmp:
+            writer = SegmentWriter(str(tmp), size, fps)
+            try:
+                while (frames := get(q, stop=stop)) is not _END:
+                    if frames is None:
+                        raise _Stopped
+                    writer.write(frames)
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+
+
+def write_segment(work: WorkDir, seg: Segment, data: bytes) -> None:
+    """A segment rendered elsewhere (its mp4 bytes), into the work folder atomically."""
+    path = work.segment(seg)
+    with writing(path, "export work folder (LIVE_CACHE_DIR)"), atomic_output(path) as tmp:
+        tmp.write_bytes(data)

@@ -1,0 +1,81 @@
+"""From the export command to its jobs: which input goes to which mp4 (and latents file), with which look.
+
+One input writes -o FILE.mp4 (or OUTDIR/NAME.mp4 when -o is a folder); several write OUTDIR/NAME.mp4 each,
+NAME being the input's file name (a recording's folder name) without its suffix. Every job is checked
+(prepare) before the model loads.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from core.errors import LiveError
+from live.output.export import ExportJob, Prepared, check_paths, prepare
+
+
+def _is_folder(path: str, many: bool) -> bool:
+    """A trailing slash names a folder; with several inputs an existing folder needs none. (One input and
+    a folder without the slash is refused as an output path: that is not a file to write.)"""
+    return path.endswith(("/", os.sep)) or (many and os.path.isdir(path))
+
+
+def _name(inp: str) -> str:
+    return Path(inp.rstrip("/" + os.sep)).stem
+
+
+def output_paths(inputs: tuple[str, ...], output: str, latents: str | None) -> list[tuple[str, str | None]]:
+    """(mp4, latents or None) for each input; folders are created."""
+    many = len(inputs) > 1
+    out_dir, lat_dir = _is_folder(output, many), bool(latents) and _is_folder(latents, many)
+    if many and not out_dir:
+        raise LiveError(f"-o {output}: {len(inputs)} inputs need a folder: -o OUTDIR/ (one mp4 each)")
+    if many and latents and not lat_dir:
+        raise LiveError(f"--save-latents {latents}: {len(inputs)} inputs need a folder: --save-latents DIR/")
+    names = [_name(i) for i in inputs]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise LiveError(f"two inputs are both named {dup!r}: their mp4s would collide in {output}; "
+                        "export them in separate runs")
+    for folder, is_dir in ((output, out_dir), (latents, lat_dir)):
+        if is_dir:
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as e:
+                raise LiveError(f"cannot create the folder {folder} ({e.strerror}): choose another path") from None
+    out = []
+    for name in names:
+        mp4 = os.path.join(output, name + ".mp4") if out_dir else output
+        npz = (os.path.join(latents, name + ".npz") if lat_dir else latents) if latents else None
+        out.append((mp4, npz))
+    return out
+
+
+def export_jobs(opts, look_opts, engine_opts) -> list[tuple[ExportJob, Prepared]]:
+    """Checked jobs for a live.options.ExportOptions (+ LookOptions, EngineOptions)."""
+    from live.audio import decode
+    from live.control.look import start_look
+
+    paths = output_paths(opts.inputs, opts.output, opts.save_latents)
+    look = None
+    if not opts.replay:
+        if look_opts.lyrics is not None and len(opts.audio) > 1:
+            raise LiveError("--lyrics belongs to one song: export songs with lyrics one at a time")
+        for audio, (mp4, npz) in zip(opts.audio, paths):
+            decode.check_input(audio)
+            check_paths(mp4, npz, audio, engine_opts.model)  # before the lyrics' text model loads
+        look = start_look(look_opts, quiet=opts.quiet)
+    jobs = []
+    for inp, (mp4, npz) in zip(opts.inputs, paths):
+        common = dict(output=mp4, fps=opts.fps, start=opts.start, duration=opts.duration, save_latents=npz,
+                      model=engine_opts.model)
+        if opts.replay:
+            from live.output.replay import replay_source
+            source = replay_source(inp, look_opts, log_steps=bool(npz))
+            rec = source.rec.look()
+            job = ExportJob(audio=str(source.rec.wav), params=rec.params, classes=rec.classes, seed=rec.seed,
+                            source=source, **common)
+        else:
+            job = ExportJob(audio=inp, params=look.params, classes=look.classes, seed=look.seed,
+                            schedule=look.schedule, **common)
+        jobs.append((job, prepare(job)))
+    return jobs

@@ -1,0 +1,56 @@
+"""A song's whole trajectory: one (z, c, t) per video frame, computed before any frame is rendered.
+
+The audio is decoded from 0 s (so a clip looks like the same part of the full render) and fed through
+steering (features + walker, lyric lines and recorded events applied at their samples); video frame k shows
+the newest walker state at or before start + k / fps. This is cheap and sequential; the frames are then
+independent, so they can be rendered in any order, anywhere (live.output.export, live.output.cluster).
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, NamedTuple, Optional
+
+import numpy as np
+
+from core.dims import NUM_CLASSES, Z_DIM
+from core.errors import LiveError
+
+
+class Latents(NamedTuple):
+    z: np.ndarray  # float32 [N, Z_DIM]
+    c: np.ndarray  # float32 [N, NUM_CLASSES]
+    t: np.ndarray  # float32 [N]
+    time_s: Optional[np.ndarray] = None  # float32 [N]: when each walker step was computable
+
+    def arrays(self) -> dict:
+        out = dict(z=self.z, c=self.c, t=self.t)
+        return out if self.time_s is None else dict(out, time_s=self.time_s)
+
+
+def frame_trajectory(blocks: Iterable[np.ndarray], push: Callable, start: float, fps: float, n_frames: int,
+                     what: str) -> Latents:
+    """Per-frame states from mono analysis blocks: push(block) -> [(time_s, State)] (a Steering's feed).
+
+    Stops reading once every frame has its state; `what` names the input in the error for too short audio.
+    """
+    z = np.empty((n_frames, Z_DIM), np.float32)
+    c = np.empty((n_frames, NUM_CLASSES), np.float32)
+    t = np.empty(n_frames, np.float32)
+    k, last = 0, None
+
+    def emit(state) -> None:
+        nonlocal k
+        z[k], c[k], t[k] = state.z, state.c, state.t
+        k += 1
+
+    for mono in blocks:
+        for time_s, state in push(mono):
+            while k < n_frames and start + k / fps < time_s:
+                emit(last if last is not None else state)
+            last = state
+        if k >= n_frames:
+            break
+    while k < n_frames and last is not None:
+        emit(last)
+    if k < n_frames:
+        raise LiveError(f"'{what}' is too short to analyse: pass at least 0.1 s of audio")
+    return Latents(z, c, t)
