@@ -1,0 +1,141 @@
+"""Render segments on a Ray cluster (`live --export ... --ray [auto|local|ADDRESS]`; imported only then).
+
+Actors, one per GPU (or one per --worker-cpus CPUs where there is none), each load the engine once and render
+whole segments with the same code as this machine (live.output.executor), returning each segment's mp4 bytes;
+the driver writes them into the work folder. A worker that dies is restarted by Ray, loads the engine again
+and renders its segment from scratch (Ray's actor restarts and task retries). Ray sets OMP_NUM_THREADS to an
+actor's CPUs, and the engine uses no more threads than that (engine.cpu).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from core.errors import LiveError, first_line
+from live.output.executor import LocalExecutor, model_id, write_segment
+from live.output.workdir import Segment, WorkDir
+from live.walk.trajectory import Latents
+
+
+class _TempWork:
+    """A one-segment work folder in a temp dir (what LocalExecutor writes into, inside an actor)."""
+
+    def __init__(self, folder: str):
+        self.path = Path(folder)
+
+    def segment(self, seg: Segment) -> Path:
+        return self.path / f"seg-{seg.index:05d}.mp4"
+
+
+class SegmentRenderer:
+    """A Ray actor: one engine, many segments."""
+
+    def __init__(self, model: str, backend: str, precision: str, batch: int):
+        from engine.backends import create_engine
+
+        engine = create_engine(model, backend=backend, precision=precision, max_batch=batch)
+        self.local = LocalExecutor(engine, batch, model)
+
+    def describe(self) -> tuple[str, int, int]:
+        return self.local.name, self.local.resolution, os.getpid()
+
+    def render(self, z, c, t, fps: float) -> bytes:
+        seg = Segment(0, 0, len(z))
+        with tempfile.TemporaryDirectory(prefix="live-segment-") as d:
+            work = _TempWork(d)
+            self.local.render(Latents(z, c, t), [seg], work, fps, lambda n: None)
+            return work.segment(seg).read_bytes()
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise LiveError("--ray needs Ray: pip install -e '.[cluster]' (or pip install 'ray[default]')") from None
+    return ray
+
+
+class RayExecutor:
+    def __init__(self, opts, engine_opts, batch: int):
+        ray = self.ray = _ray()
+        self.batch, self.model = int(batch), engine_opts.model or "biggan-deep-512"
+        self._started = not ray.is_initialized()
+        if self._started:
+            _connect(ray, opts.address)
+        try:
+            resources = ray.cluster_resources()
+            gpus = int(resources.get("GPU", 0))
+            per = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": opts.cpus_per_worker}
+            n = opts.workers or (gpus or max(1, int(resources.get("CPU", 1)) // opts.cpus_per_worker))
+            actor = ray.remote(max_restarts=-1, max_task_retries=-1)(SegmentRenderer)
+            self.actors = [actor.options(**per).remote(self.model, engine_opts.backend, engine_opts.precision,
+                                                       self.batch) for _ in range(n)]
+            described = ray.get([a.describe.remote() for a in self.actors])  # engines load here: fail fast
+        except LiveError:
+            self.close()
+            raise
+        except Exception as e:  # an engine that cannot load on a worker comes back as a RayTaskError
+            self.close()
+            raise LiveError(f"the Ray workers could not start the engine ({first_line(_cause(e))})") from None
+        self.name = f"{described[0][0]} on {n} Ray worker{'s' if n > 1 else ''}"
+        self.engine_name, self.resolution = described[0][0], described[0][1]
+        self.pids = [d[2] for d in described]
+
+    def key_fields(self) -> dict:
+        return {"model": model_id(self.model), "engine": self.engine_name, "resolution": self.resolution,
+                "batch": self.batch}
+
+    def render(self, lat: Latents, segments: list[Segment], work: WorkDir, fps: float,
+               advance: Callable[[int], None]) -> None:
+        """Every actor renders one segment at a time; the driver writes each as it comes back."""
+        ray, todo, running = self.ray, list(reversed(segments)), {}
+        free = list(self.actors)
+        while todo or running:
+            while todo and free:
+                seg, actor = todo.pop(), free.pop()
+                ref = actor.render.remote(lat.z[seg.lo:seg.hi], lat.c[seg.lo:seg.hi], lat.t[seg.lo:seg.hi], fps)
+                running[ref] = (seg, actor)
+            [done], _ = ray.wait(list(running), num_returns=1)
+            seg, actor = running.pop(done)
+            try:
+                data = ray.get(done)
+            except Exception as e:
+                raise LiveError(f"segment {seg.index} failed on a Ray worker ({first_line(_cause(e))})") from None
+            write_segment(work, seg, data)
+            advance(seg.hi - seg.lo)
+            free.append(actor)
+
+    def close(self) -> None:
+        for a in getattr(self, "actors", []):
+            try:
+                self.ray.kill(a)
+            except Exception:
+                pass
+        if self._started:
+            self.ray.shutdown()
+
+
+def _connect(ray, address: str) -> None:
+    """auto: a running cluster (RAY_ADDRESS or one started on this machine), else a new one here;
+    local: a new one here; anything else: that head node."""
+    quiet = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR", configure_logging=True)
+    try:
+        if address == "local":
+            ray.init(**quiet)
+        elif address == "auto":
+            try:
+                ray.init(address="auto", **quiet)
+            except ConnectionError:
+                ray.init(**quiet)
+        else:
+            ray.init(address=address, **quiet)
+    except Exception as e:
+        raise LiveError(f"--ray {address}: cannot reach a Ray cluster ({first_line(e)}): start one with "
+                        "`ray start --head`, or use --ray local") from None
+
+
+def _cause(e: BaseException) -> BaseException:
+    """The worker's own exception inside Ray's wrapper (RayTaskError/RayActorError), where there is one."""
+    return getattr(e, "cause", None) or e
