@@ -16,8 +16,19 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
+# oneDNN ISA caps (ONEDNN_MAX_CPU_ISA, honoured by torch's and OpenVINO's CPU kernels) below native bf16.
+_BELOW_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+
+
+def isa_capped_below_bf16() -> bool:
+    """True when ONEDNN_MAX_CPU_ISA limits the kernels below bf16 (e.g. an AVX2-only benchmark on a newer CPU)."""
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper() in _BELOW_BF16
+
+
 def cpu_has_bf16() -> bool:
     """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    if isa_capped_below_bf16():
+        return False
     if {"avx512_bf16", "amx_bf16"} & _cpu_flags():
         return True
     import torch

@@ -59,9 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: 128 live, 512 export)")
     g.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "openvino", "torch"],
                    help="inference engine (default auto: TensorRT, torch CUDA, OpenVINO, torch CPU)")
-    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="engine precision (default auto: fp16 on GPU, bf16 where the CPU has it, else fp32)")
+    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16", "int8"],
+                   help="engine precision (default auto: fp16 on GPU, bf16 where the CPU has it, else fp32; "
+                        "int8: OpenVINO, quantized once, opt-in)")
+    g.add_argument("--engine-device", default="auto", metavar="DEV",
+                   help="where the engine runs: cuda, mps, cpu (torch); CPU, GPU, NPU, AUTO (OpenVINO); "
+                        "default auto: the first that works")
     g.add_argument("--list-backends", action="store_true", help="print each backend, usable here or why not")
+    g.add_argument("--selftest", action="store_true",
+                   help="build, check against torch fp32 and time every backend/device/precision here; "
+                        "--json [FILE] saves the report (attach it to a bug report)")
     _walker_flags(p)
     g = p.add_argument_group("export (offline, file to mp4)")
     g.add_argument("--export", metavar="AUDIO", nargs="?", const="",
@@ -90,6 +97,8 @@ def main(argv=None) -> int:
     try:
         if args.list_backends:
             return _list_backends()
+        if args.selftest:
+            return _selftest(args)
         if args.list_classes:
             return _list_classes(args)
         if args.list_midi:
@@ -118,6 +127,21 @@ def _list_backends() -> int:
     return 0
 
 
+def _selftest(args) -> int:
+    from engine import selftest
+
+    report = selftest.run(args.model or "biggan-deep-128", backend=args.backend, device=args.engine_device,
+                          precisions=None if args.precision == "auto" else [args.precision])
+    table = selftest.format_table(report)
+    print(table, file=sys.stderr if args.json == "-" else sys.stdout)
+    if args.json == "-":
+        print(selftest.to_json(report))
+    elif args.json:
+        from core.files import write_text_atomic
+        write_text_atomic(args.json, selftest.to_json(report))
+    return 0 if report["ok"] else 1
+
+
 def _lyrics_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("lyrics (words choose the classes)")
     g.add_argument("--lyrics", type=Path, metavar="FILE",
@@ -131,7 +155,8 @@ def _lyrics_flags(p: argparse.ArgumentParser) -> None:
                    help="add S seconds to LRC times (+ = images change later)")
     g.add_argument("--list-classes", action="store_true",
                    help="print ImageNet classes; with --lyrics, ranked by the lyrics (--num-classes rows)")
-    g.add_argument("--json", action="store_true", help="--list-classes as JSON")
+    g.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                   help="--list-classes, --selftest: JSON to FILE (stdout without FILE)")
     g.add_argument("--search", metavar="WORD", help="--list-classes: only classes whose name contains WORD")
 
 
@@ -143,7 +168,12 @@ def _list_classes(args) -> int:
     rows = list_classes(args.lyrics, args.search, args.num_classes, args.lyrics_scoring, args.text_model)
     if not rows:
         raise LiveError(f"no ImageNet class matches '{args.search}': try a shorter word")
-    print(format_classes(rows, as_json=args.json))
+    text = format_classes(rows, as_json=args.json is not None)
+    if args.json not in (None, "-"):
+        from core.files import write_text_atomic
+        write_text_atomic(args.json, text + "\n")
+    else:
+        print(text)
     return 0
 
 
@@ -210,7 +240,7 @@ def _export(args) -> int:
     from engine.backends import create_engine
 
     engine = create_engine(args.model or "biggan-deep-512", backend=args.backend, precision=args.precision,
-                           max_batch=args.batch)
+                           max_batch=args.batch, device=args.engine_device)
     try:
         stats = run_export(job, engine, progress=not args.quiet, prepared=prepared)
     finally:
@@ -268,5 +298,6 @@ def _live(args) -> int:
                        blocksize=args.blocksize, channels=args.channels, fullscreen=args.fullscreen,
                        display=args.display, scale_filter=args.scale_filter, duration=args.duration,
                        stats=args.stats, model=args.model or "biggan-deep-128", backend=args.backend,
-                       precision=args.precision, vj=vj_options(args), schedule=look.schedule)
+                       precision=args.precision, engine_device=args.engine_device, vj=vj_options(args),
+                       schedule=look.schedule)
     return run_live(opts)

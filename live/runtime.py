@@ -12,6 +12,7 @@ import collections
 import dataclasses
 import os
 import queue
+import sys
 import threading
 import time
 from typing import NamedTuple
@@ -27,6 +28,7 @@ from core.errors import LiveError
 from live.walk.steering import Steering, schedule_events
 from live.control.look import Look
 from live.stats import LatencyHist, rate, write_stats
+from engine.hints import SETTLE_S, int8_hint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +50,7 @@ class LiveOptions:
     model: str = "biggan-deep-128"
     backend: str = "auto"
     precision: str = "auto"
+    engine_device: str = "auto"
     vj: object = None  # live.control.vj.VJOptions: OSC, MIDI, beat cuts, recording
     schedule: object = None  # LRC lyrics: classes_at(seconds since start) -> class ids
 
@@ -174,7 +177,8 @@ class Renderer(threading.Thread):
 
 def _create_engine(opts: LiveOptions):
     from engine.backends import create_engine
-    return create_engine(opts.model, backend=opts.backend, precision=opts.precision, max_batch=1)
+    return create_engine(opts.model, backend=opts.backend, precision=opts.precision, max_batch=1,
+                         device=opts.engine_device)
 
 
 def run_live(opts: LiveOptions, engine=None) -> int:
@@ -229,7 +233,7 @@ def _run(opts: LiveOptions, audio: AudioInput, engine, vj) -> int:
         analysis.start()
         renderer.start()
         t0 = last_draw = time.monotonic()
-        shown_status = None
+        shown_status, hinted = None, False
         while not stop.is_set():
             actions = display.poll() + vj.actions()  # keys, OSC, MIDI, beat cuts
             if any(a[0] == "quit" for a in actions):
@@ -248,6 +252,10 @@ def _run(opts: LiveOptions, audio: AudioInput, engine, vj) -> int:
             renderer.new_frame.clear()
             item = renderer.take()
             now = time.monotonic()
+            if not hinted and now - t0 > SETTLE_S:  # once the render rate has settled: say it once
+                hinted, hint = True, int8_hint(engine, rate(renderer.render_times))
+                if hint:
+                    print(f"live: {hint}", file=sys.stderr)
             if item is None and now - last_draw < 0.1:
                 continue  # nothing new: redraw only to keep HUD/toasts fresh
             hud = _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) if display.show_hud else None
@@ -299,4 +307,4 @@ def _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) -> l
             f"in: {audio.device_name[:32]}{state.get(audio.status, '')}   xruns {audio.xruns}",
             f"classes: {names[:70]}" + ("..." if len(names) > 70 else ""),
             f"[{sel.replace('_', ' ')}] {getattr(look.params, sel):g}   (? for keys)",
-            vj.hud()]
+            vj.hud(), int8_hint(engine, rate(renderer.render_times))]

@@ -20,7 +20,7 @@ from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import first_line
 
 from .. import progress
-from ..cpu import physical_cores
+from ..cpu import isa_capped_below_bf16, physical_cores
 from ..errors import EngineError
 from .base import BaseEngine
 
@@ -69,12 +69,14 @@ def available() -> tuple[bool, str]:
 
 def capabilities(core, device: str) -> set[str]:
     try:
-        return set(core.get_property(device, "OPTIMIZATION_CAPABILITIES"))
+        caps = set(core.get_property(device, "OPTIMIZATION_CAPABILITIES"))
     except Exception:
-        return {"FP32"} if device.startswith("CPU") else set()
+        caps = {"FP32"} if device.startswith("CPU") else set()
+    if device.startswith("CPU") and isa_capped_below_bf16():  # OpenVINO reads cpuid, not the ISA cap
+        caps.discard("BF16")
+    return caps
 
 
-cpu_capabilities = capabilities  # kept for callers that ask about the CPU (tools/bench.py)
 
 
 def choose_precision(precision: str, caps: set[str], device: str = "CPU") -> str:
