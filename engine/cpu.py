@@ -36,6 +36,17 @@ def cpu_has_bf16() -> bool:
     return "AMX" in torch.backends.cpu.get_cpu_capability()  # non-Linux: what torch's dispatcher detected
 
 
+def cpu_name() -> str:
+    """The CPU's model name (for reports beside every figure)."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def physical_cores() -> int:
     """Physical cores this process may run on (hyperthreads only slow conv-heavy inference down)."""
     allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

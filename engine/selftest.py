@@ -25,6 +25,7 @@ from core.cache import cache_dir
 from core.errors import first_line
 
 from . import progress
+from .cpu import cpu_name
 from .backends import SUPPORTS, candidates, create_engine, list_devices
 from .errors import EngineError
 
@@ -118,7 +119,7 @@ def machine() -> dict:
     import torch
 
     info = {"python": platform.python_version(), "platform": platform.platform(), "torch": torch.__version__,
-            "cpu": _cpu_name()}
+            "cpu": cpu_name()}
     for name in ("openvino", "tensorrt", "nncf"):
         try:
             info[name] = __import__(name).__version__
@@ -128,14 +129,6 @@ def machine() -> dict:
         info["gpu"] = torch.cuda.get_device_name(0)
         info["cuda"] = torch.version.cuda
     return info
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def run(model: str = "biggan-deep-128", backend: str = "auto", device: str = "auto", precisions=None,

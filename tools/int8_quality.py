@@ -11,7 +11,6 @@ the kernels the convolutions got, so the restriction is checked, not assumed.
 """
 
 import argparse
-import collections
 import json
 import os
 import platform
@@ -34,17 +33,6 @@ def psnr_each(out: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return 10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-12))
 
 
-def conv_kernels(engine) -> dict[str, int]:
-    """OpenVINO's kernel names of the compiled convolutions (e.g. brgconv_avx512_I8, jit_avx2_I8): the ISA used."""
-    counts = collections.Counter()
-    for compiled, _ in engine._compiled.values():
-        for op in compiled.get_runtime_model().get_ordered_ops():
-            info = op.get_rt_info()
-            if "onvolution" in info["layerType"].astype(str):
-                counts[info["primitiveType"].astype(str)] += 1
-    return dict(counts)
-
-
 def interleaved_ms(engines: dict, rounds: int, per_round: int) -> dict[str, float]:
     state = {"z": np.zeros((1, 128), np.float32), "c": np.eye(1, 1000, 7, dtype=np.float32),
              "t": np.full(1, 0.6, np.float32)}
@@ -60,9 +48,9 @@ def interleaved_ms(engines: dict, rounds: int, per_round: int) -> dict[str, floa
 
 
 def run(args) -> dict:
-    from bench import bench_model
+    from bench import bench_model, conv_kernels
     from engine.backends import create_engine
-    from engine.cpu import cpu_has_bf16
+    from engine.cpu import cpu_has_bf16, cpu_name
     from walker_states import walker_states
 
     model = bench_model(args.resolution)
@@ -80,7 +68,7 @@ def run(args) -> dict:
     load_before = os.getloadavg()
     ms = interleaved_ms(engines, args.rounds, args.per_round)
     result = {"resolution": args.resolution, "states": len(t), "isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "native"),
-              "cpu": _cpu_name(), "load_before": load_before, "load_after": os.getloadavg(), "ms_per_frame": ms,
+              "cpu": cpu_name(), "load_before": load_before, "load_after": os.getloadavg(), "ms_per_frame": ms,
               "int8_speedup_vs_fp32": ms["fp32"] / ms["int8"], "quality": quality,
               "gate_db": GATE_DB, "gate_passed": quality["int8"]["psnr_median_db"] >= GATE_DB,
               "conv_kernels": {p: conv_kernels(e) for p, e in engines.items()}}
@@ -89,14 +77,6 @@ def run(args) -> dict:
     for e in engines.values():
         e.close()
     return result
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def report(r: dict) -> str:
