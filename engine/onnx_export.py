@@ -168,5 +168,19 @@ def export_onnx(source, variant: str = "uint8", force: bool = False) -> Path:
         with progress.step(f"exporting the {res} px generator to ONNX ({variant}, once)"):
             _export(_generator(source, variant), variant, path)
         sealed.seal(path)
+        _prune_superseded(path)
     return path
+
+
+def _prune_superseded(path: Path) -> None:
+    """Remove exports of the same weights and variant by another exporter version (a torch or EXPORT_VERSION
+    upgrade), with the OpenVINO files compiled from them: they are never read again."""
+    import shutil
+
+    keep = path.name
+    prefix = keep[: keep.rindex("-e")]  # biggan-<res>-<fingerprint>-<variant>
+    for old in path.parent.glob(prefix + "-e*.onnx"):
+        if old.name != keep and old.name[len(prefix):].count("-") == 2:  # -e<N>-torch<version>.onnx only
+            sealed.discard(old)
+            shutil.rmtree(cache_dir("openvino", old.stem), ignore_errors=True)
 
