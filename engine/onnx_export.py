@@ -39,15 +39,6 @@ VARIANTS = ("uint8", "pixels", "pixels-fp16")
 INPUT_NAMES = ("z", "c", "t")
 OUTPUT_NAME = {v: "image" if v == "uint8" else "pixels" for v in VARIANTS}
 _BODY_DTYPE = {"pixels-fp16": torch.float16}
-_HASH_CHUNK = 1 << 22
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _memo_sha256(path: Path) -> str:
@@ -62,7 +53,7 @@ def _memo_sha256(path: Path) -> str:
             return data["sha256"]
     except (OSError, ValueError):
         pass  # no memo yet, or a damaged one: recompute
-    digest = _file_sha256(path)
+    digest = sealed.file_sha256(path)
     with atomic_output(memo) as tmp:
         tmp.write_text(json.dumps({**stamp, "sha256": digest}))
     return digest

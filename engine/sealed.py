@@ -17,7 +17,7 @@ from core.files import write_text_atomic
 _CHUNK = 1 << 22
 
 
-def _digest(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -32,7 +32,7 @@ def sidecar(path) -> Path:
 
 def seal(path) -> Path:
     """Record path's digest (call once the file is complete under its final name)."""
-    write_text_atomic(sidecar(path), _digest(Path(path)))
+    write_text_atomic(sidecar(path), file_sha256(Path(path)))
     return Path(path)
 
 
@@ -40,7 +40,7 @@ def intact(path) -> bool:
     """True when path exists and matches the digest recorded when it was written."""
     path = Path(path)
     try:
-        return sidecar(path).read_text().strip() == _digest(path)
+        return sidecar(path).read_text().strip() == file_sha256(path)
     except OSError:
         return False
 
