@@ -16,8 +16,19 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
+# oneDNN ISA caps (ONEDNN_MAX_CPU_ISA, honoured by torch's and OpenVINO's CPU kernels) below native bf16.
+_BELOW_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+
+
+def isa_capped_below_bf16() -> bool:
+    """True when ONEDNN_MAX_CPU_ISA limits the kernels below bf16 (e.g. an AVX2-only benchmark on a newer CPU)."""
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper() in _BELOW_BF16
+
+
 def cpu_has_bf16() -> bool:
     """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    if isa_capped_below_bf16():
+        return False
     if {"avx512_bf16", "amx_bf16"} & _cpu_flags():
         return True
     import torch
@@ -25,9 +36,24 @@ def cpu_has_bf16() -> bool:
     return "AMX" in torch.backends.cpu.get_cpu_capability()  # non-Linux: what torch's dispatcher detected
 
 
+def cpu_name() -> str:
+    """The CPU's model name (for reports beside every figure)."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def physical_cores() -> int:
-    """Physical cores this process may run on (hyperthreads only slow conv-heavy inference down)."""
+    """Engine threads: the physical cores this process may run on (hyperthreads only slow conv-heavy inference
+    down), no more than OMP_NUM_THREADS when that is set (Ray sets it to an actor's CPUs)."""
     allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        allowed = min(allowed, int(omp))
     cores, phys, core = set(), None, None
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:

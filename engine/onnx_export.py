@@ -6,9 +6,11 @@ Variants:
 - "uint8":  output `image` uint8 [B,H,W,3] (OpenVINO, onnxruntime).
 - "pixels": output `pixels` f32 [B,H,W,3], already clamped and rounded to 0..255. TensorRT's ONNX parser has
   patchy UINT8 support, so TensorRT builds from this and casts to uint8 on the GPU itself.
-- "pixels-fp16" / "pixels-bf16": the same with the residual body in fp16/bf16 and the head (embedding, BN
-  statistics interpolation) in f32, casts explicit in the graph: what a strongly typed TensorRT network needs
-  (TensorRT deprecated the FP16 builder flag in 10.12 and removed it in 11).
+- "pixels-fp16": the same with the residual body in fp16 and the head (embedding, BN statistics
+  interpolation) in f32, casts explicit in the graph: what a strongly typed TensorRT network needs (TensorRT
+  deprecated the FP16 builder flag in 10.12 and removed it in 11). No bf16 variant: ONNX allows a bfloat16
+  Conv only from opset 22, so such a file fails onnx.checker and onnxruntime.
+Every export is sealed (engine/sealed.py): a file that fails to load is re-exported only if it is corrupt.
 """
 
 from __future__ import annotations
@@ -29,22 +31,14 @@ from core.files import atomic_output
 from core.cache import cache_dir
 from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import first_line
+from . import progress, sealed
 from .errors import EngineError
 
 EXPORT_VERSION = "1"  # bump whenever the exported graph would differ for the same weights
-VARIANTS = ("uint8", "pixels", "pixels-fp16", "pixels-bf16")
+VARIANTS = ("uint8", "pixels", "pixels-fp16")
 INPUT_NAMES = ("z", "c", "t")
 OUTPUT_NAME = {v: "image" if v == "uint8" else "pixels" for v in VARIANTS}
-_BODY_DTYPE = {"pixels-fp16": torch.float16, "pixels-bf16": torch.bfloat16}
-_HASH_CHUNK = 1 << 22
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+_BODY_DTYPE = {"pixels-fp16": torch.float16}
 
 
 def _memo_sha256(path: Path) -> str:
@@ -59,7 +53,7 @@ def _memo_sha256(path: Path) -> str:
             return data["sha256"]
     except (OSError, ValueError):
         pass  # no memo yet, or a damaged one: recompute
-    digest = _file_sha256(path)
+    digest = sealed.file_sha256(path)
     with atomic_output(memo) as tmp:
         tmp.write_text(json.dumps({**stamp, "sha256": digest}))
     return digest
@@ -159,8 +153,25 @@ def export_onnx(source, variant: str = "uint8", force: bool = False) -> Path:
 
     force=True re-exports (a cached file that failed to load is replaced rather than trusted).
     """
-    path = onnx_cache_path(model_fingerprint(source), model_resolution(source), variant)
+    res = model_resolution(source)
+    path = onnx_cache_path(model_fingerprint(source), res, variant)
     if force or not path.is_file() or path.stat().st_size == 0:
-        _export(_generator(source, variant), variant, path)
+        with progress.step(f"exporting the {res} px generator to ONNX ({variant}, once)"):
+            _export(_generator(source, variant), variant, path)
+        sealed.seal(path)
+        _prune_superseded(path)
     return path
+
+
+def _prune_superseded(path: Path) -> None:
+    """Remove exports of the same weights and variant by another exporter version (a torch or EXPORT_VERSION
+    upgrade), with the OpenVINO files compiled from them: they are never read again."""
+    import shutil
+
+    keep = path.name
+    prefix = keep[: keep.rindex("-e")]  # biggan-<res>-<fingerprint>-<variant>
+    for old in path.parent.glob(prefix + "-e*.onnx"):
+        if old.name != keep and old.name[len(prefix):].count("-") == 2:  # -e<N>-torch<version>.onnx only
+            sealed.discard(old)
+            shutil.rmtree(cache_dir("openvino", old.stem), ignore_errors=True)
 

@@ -20,6 +20,8 @@ def main(argv=None) -> int:
     try:
         if ns.list_backends:
             return _list_backends()
+        if ns.selftest:
+            return _selftest(O.engine_options(ns), ns.json)
         if ns.list_classes:
             return _list_classes(O.classes_query(ns))
         if ns.list_midi:
@@ -49,6 +51,29 @@ def _list_backends() -> int:
     return 0
 
 
+def _selftest(engine_opts: O.EngineOptions, json_to: str | None) -> int:
+    from engine import selftest
+
+    precision = engine_opts.precision
+    report = selftest.run(engine_opts.model or "biggan-deep-128", backend=engine_opts.backend,
+                          device=engine_opts.device, precisions=None if precision == "auto" else [precision])
+    print(selftest.format_table(report), file=sys.stderr if json_to == "-" else sys.stdout)
+    _write_json(json_to, selftest.to_json(report))
+    return 0 if report["ok"] else 1
+
+
+def _write_json(json_to: str | None, text: str) -> None:
+    """--json: to stdout ("-") or to a file, written atomically."""
+    if json_to == "-":
+        print(text)
+    elif json_to:
+        from core.files import check_output, write_text_atomic, writing
+
+        check_output(json_to, "--json")
+        with writing(json_to, "--json"):
+            write_text_atomic(json_to, text + "\n")
+
+
 def _list_classes(q: O.ClassesQuery) -> int:
     from live.lyrics.score import format_classes, list_classes
 
@@ -59,7 +84,10 @@ def _list_classes(q: O.ClassesQuery) -> int:
         rows = list_classes(None, q.search, q.num_classes)
     if not rows:
         raise LiveError(f"no ImageNet class matches '{q.search}': try a shorter word")
-    print(format_classes(rows, as_json=q.json))
+    text = format_classes(rows, as_json=q.json is not None)
+    if q.json is None:
+        print(text)
+    _write_json(q.json, text)
     return 0
 
 
@@ -103,7 +131,7 @@ def _executor(opts: O.ExportOptions, engine_opts: O.EngineOptions):
 
     model = engine_opts.model or "biggan-deep-512"
     engine = create_engine(model, backend=engine_opts.backend, precision=engine_opts.precision,
-                           max_batch=opts.batch)
+                           max_batch=opts.batch, device=engine_opts.device)
     return LocalExecutor(engine, opts.batch, model_id(model))
 
 

@@ -56,9 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: 128 live, 512 export)")
     g.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "openvino", "torch"],
                    help="inference engine (default auto: TensorRT, torch CUDA, OpenVINO, torch CPU)")
-    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="engine precision (default auto: fp16 on GPU, bf16 where the CPU has it, else fp32)")
+    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16", "int8"],
+                   help="engine precision (default auto: fp16 on GPU, bf16 where the CPU has it, else fp32; "
+                        "int8: OpenVINO, quantized once, opt-in)")
+    g.add_argument("--engine-device", default="auto", metavar="DEV",
+                   help="where the engine runs: cuda, mps, cpu (torch); CPU, GPU, NPU, AUTO (OpenVINO); "
+                        "default auto: the first that works")
     g.add_argument("--list-backends", action="store_true", help="print each backend, usable here or why not")
+    g.add_argument("--selftest", action="store_true",
+                   help="build, check against torch fp32 and time every backend/device/precision here; "
+                        "--json [FILE] saves the report (attach it to a bug report)")
     _walker_flags(p)
     g = p.add_argument_group("export (offline, file to mp4)")
     g.add_argument("--export", metavar="AUDIO", nargs="*",
@@ -103,7 +110,8 @@ def _lyrics_flags(p: argparse.ArgumentParser) -> None:
                    help="add S seconds to LRC times (+ = images change later)")
     g.add_argument("--list-classes", action="store_true",
                    help="print ImageNet classes; with --lyrics, ranked by the lyrics (--num-classes rows)")
-    g.add_argument("--json", action="store_true", help="--list-classes as JSON")
+    g.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                   help="--list-classes, --selftest: JSON to FILE (stdout without FILE)")
     g.add_argument("--search", metavar="WORD", help="--list-classes: only classes whose name contains WORD")
 
 

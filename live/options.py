@@ -18,6 +18,7 @@ class EngineOptions:
     model: str | None = None  # None: the mode's default (128 live, 512 export)
     backend: str = "auto"
     precision: str = "auto"
+    device: str = "auto"  # --engine-device
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class ClassesQuery:
     lyrics: LyricsOptions | None = None
     search: str | None = None
     num_classes: int | None = None
-    json: bool = False
+    json: str | None = None  # "-": JSON to stdout; a path: JSON to that file
 
 
 # ---- numbers ---------------------------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ def _fmt(x: float) -> str:
 
 # ---- namespace -> options ------------------------------------------------------------------------------------
 def engine_options(ns) -> EngineOptions:
-    return EngineOptions(model=ns.model, backend=ns.backend, precision=ns.precision)
+    return EngineOptions(model=ns.model, backend=ns.backend, precision=ns.precision, device=ns.engine_device)
 
 
 def lyrics_options(ns) -> LyricsOptions | None:

@@ -1,7 +1,8 @@
 """Every usable backend renders what the torch fp32 graph renders (tiny random model).
 
 fp32 backends: uint8 within one level (float outputs within 1e-3 where the engine exposes them);
-bf16/fp16 backends: PSNR >= 30 dB on the uint8 frames.
+bf16/fp16 backends: PSNR >= 30 dB on the uint8 frames; int8: PSNR >= INT8_PSNR (its quality gate on the
+full-width model is a benchmark: tools/int8_quality.py).
 """
 
 import shutil
@@ -15,8 +16,10 @@ from engine.errors import EngineError
 from engine.graph import build_generator
 
 USABLE = {name for name, ok, _ in list_backends() if ok}
-CASES = [("torch", "fp32"), ("torch", "bf16"), ("openvino", "fp32"), ("openvino", "bf16"),
-         ("tensorrt", "fp32"), ("tensorrt", "fp16")]
+# torch fp16 runs on CUDA or MPS, openvino fp16 on an Intel GPU/NPU: each skips where its hardware is missing.
+CASES = [("torch", "fp32"), ("torch", "bf16"), ("torch", "fp16"), ("openvino", "fp32"), ("openvino", "bf16"),
+         ("openvino", "fp16"), ("openvino", "int8"), ("tensorrt", "fp32"), ("tensorrt", "fp16")]
+INT8_PSNR = 28.0  # 33 dB here (AVX-512 VNNI); margin for other CPUs' int8 kernels
 MAX_BATCH = 4
 BATCH = 7  # one full chunk and a short tail (padded by static-shape backends)
 
@@ -72,13 +75,13 @@ def test_backend_matches_torch_fp32(backend, precision, tiny_model_dir, referenc
             if hasattr(engine, "render_float"):
                 assert np.abs(engine.render_float(z, c, t) - ref_float).max() <= 1e-3
         else:
-            assert psnr(out, ref_u8) >= 30.0
+            assert psnr(out, ref_u8) >= (INT8_PSNR if precision == "int8" else 30.0)
         # batch-size independence: a single frame equals its row of the batch (padding leaks nothing)
         one = engine.render(z[3:4], c[3:4], t[3:4])
         if precision == "fp32":
             assert np.abs(one.astype(np.int16) - out[3:4].astype(np.int16)).max() <= 1
         else:
-            assert psnr(one, out[3:4]) >= 30.0
+            assert psnr(one, out[3:4]) >= (INT8_PSNR if precision == "int8" else 30.0)
     finally:
         engine.close()
 
@@ -126,3 +129,30 @@ def test_openvino_survives_a_corrupt_cache(damage, tiny_model_dir, reference, en
         assert np.abs(out.astype(np.int16) - ref_u8[:2].astype(np.int16)).max() <= 1
     finally:
         engine.close()
+
+
+def test_openvino_failure_that_is_not_corruption_keeps_the_cache(tiny_model_dir, engine_cache, monkeypatch):
+    """A compile error with every cached file intact (a device plugin, memory...) is one line; nothing is deleted."""
+    from engine.backends import openvino_backend
+
+    make("openvino", "fp32", tiny_model_dir).close()
+    before = {p: p.stat().st_mtime_ns for p in engine_cache.rglob("*") if p.is_file()}
+
+    class Core:  # OpenVINO's Core with a compile that fails for a reason other than our files
+        def __init__(self):
+            import openvino as ov
+
+            self._core = ov.Core()
+
+        def __getattr__(self, name):
+            return getattr(self._core, name)
+
+        def compile_model(self, *args, **kw):
+            raise RuntimeError("Exception from src/plugins/intel_cpu: out of memory")
+
+    monkeypatch.setattr(openvino_backend, "_core", Core)
+    with pytest.raises(EngineError, match="out of memory.*intact and kept") as info:
+        openvino_backend.create(tiny_model_dir, "fp32", MAX_BATCH, "CPU")
+    assert "\n" not in str(info.value)
+    after = {p: p.stat().st_mtime_ns for p in engine_cache.rglob("*") if p.is_file()}
+    assert after == before  # not one file rebuilt or removed

@@ -155,31 +155,6 @@ def test_torch_backend_cuda_fp16_close_to_fp32(tiny_model_dir):
     assert psnr(eng.render(z, c, t), fp32) >= 30.0
 
 
-def test_backend_choice_and_errors(tiny_model_dir, monkeypatch):
-    import engine.backends as backends
-
-    names = [n for n, _, _ in backends.list_backends()]
-    assert names == ["tensorrt", "openvino", "torch"]
-    assert dict((n, ok) for n, ok, _ in backends.list_backends())["torch"]
-
-    usable = {"tensorrt": True, "openvino": True, "torch": True}
-    monkeypatch.setattr(backends, "_status", lambda n: (None, usable[n], "" if usable[n] else "no CUDA device"))
-    monkeypatch.setattr(backends, "_cuda", lambda: False)
-    assert backends._auto() == "openvino"  # CPU machine: OpenVINO before torch
-    usable["openvino"] = False
-    assert backends._auto() == "torch"
-    monkeypatch.setattr(backends, "_cuda", lambda: True)
-    assert backends._auto() == "tensorrt"
-    usable["tensorrt"] = False
-    assert backends._auto() == "torch"
-    with pytest.raises(EngineError, match="tensorrt is not usable here: no CUDA device"):
-        backends.create_engine(str(tiny_model_dir), backend="tensorrt")
-    with pytest.raises(EngineError, match="unknown backend"):
-        backends.create_engine(str(tiny_model_dir), backend="cuda")
-    with pytest.raises(EngineError, match="unknown precision"):
-        backends.create_engine(str(tiny_model_dir), backend="torch", precision="int8")
-
-
 def test_fp16_on_cpu_is_a_one_line_error(tiny_model_dir):
     from engine.backends import create_engine
 

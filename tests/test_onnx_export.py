@@ -136,3 +136,21 @@ def test_fingerprint_follows_the_weights(tiny_model_dir, generator, tmp_path):
 def test_bad_variant_is_rejected():
     with pytest.raises(ValueError):
         onnx_export.onnx_cache_path("x", 128, "int4")
+
+
+def test_a_new_export_removes_the_one_it_supersedes(tiny_model_dir, engine_cache):
+    """A torch upgrade changes the exporter tag: the old export and what OpenVINO compiled from it go."""
+    from core.cache import cache_dir
+
+    path = onnx_export.export_onnx(tiny_model_dir, "pixels")
+    old = path.with_name(path.name.replace(onnx_export.exporter_tag(), "e1-torch2.0.0"))
+    other_variant = path.with_name(path.name.replace("-pixels-", "-pixels-fp16-").replace(
+        onnx_export.exporter_tag(), "e1-torch2.0.0"))
+    for f in (old, other_variant):
+        f.write_bytes(b"old export")
+    compiled = cache_dir("openvino", old.stem) / "blob"
+    compiled.write_bytes(b"old blob")
+    onnx_export.export_onnx(tiny_model_dir, "pixels", force=True)
+    assert path.is_file() and not old.exists() and not compiled.parent.exists()
+    assert other_variant.exists()  # another variant is not superseded by this one
+    other_variant.unlink()

@@ -9,6 +9,10 @@ timed at each --batches size for a like-for-like ratio; at 512 px a batch of 30 
 128 (the real models' size and cost), cached under cache_dir("bench-models"); nothing is downloaded.
   python tools/bench.py --resolutions 128 --batches 1 8 --repeats 5 --json bench.json
 Medians after warm-up. Don't run the full table on a busy machine: the numbers are only as quiet as the CPU.
+Rows are backend[:device]-precision; those this machine cannot run are skipped with the reason. The default
+command also times an AVX2-only block (--isa): the same rows with OpenVINO's and torch's kernels capped at AVX2
+(ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY; the OpenVINO kernel names are printed to prove it), as a plain AVX2
+CPU would run them. `python tools/bench.py` alone makes every row of README's tables.
 """
 
 import argparse
@@ -27,8 +31,10 @@ import numpy as np  # noqa: E402
 
 from core.dims import NUM_CLASSES, Z_DIM  # noqa: E402
 
-BACKENDS = ("torch-fp32", "torch-bf16", "openvino-bf16", "openvino-fp32", "tensorrt-fp16")
+BACKENDS = ("torch-fp32", "torch-bf16", "torch:cuda-fp16", "torch:mps-fp16", "openvino-bf16", "openvino-fp32",
+            "openvino-int8", "openvino:GPU-fp16", "openvino:NPU-fp16", "tensorrt-fp16")
 REF_BATCH = 30  # deep-music-visualizer's default --batch_size
+KERNELS: dict[str, dict] = {}  # spec -> OpenVINO conv kernel names of its last engine
 TRUNCATION = 0.5
 
 
@@ -65,6 +71,19 @@ def timed(fn, warmup: int, repeats: int) -> float:
     return statistics.median(times)
 
 
+def conv_kernels(engine) -> dict[str, int]:
+    """OpenVINO's kernel names of the compiled convolutions (e.g. brgconv_avx512_I8, jit_avx2_I8): the ISA used."""
+    import collections
+
+    counts = collections.Counter()
+    for compiled, _ in getattr(engine, "_compiled", {}).values():
+        for op in compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            if "onvolution" in info["layerType"].astype(str):
+                counts[info["primitiveType"].astype(str)] += 1
+    return dict(counts)
+
+
 def bench_reference(model_dir: Path, batch: int, warmup: int, repeats: int) -> tuple[float, float]:
     import torch
     from pytorch_pretrained_biggan import BigGAN
@@ -81,15 +100,23 @@ def bench_reference(model_dir: Path, batch: int, warmup: int, repeats: int) -> t
     return timed(run, warmup, repeats) / batch, created
 
 
+def parse_spec(spec: str) -> tuple[str, str, str]:
+    """"openvino:GPU-fp16" -> ("openvino", "GPU", "fp16"); no device: the backend's own choice on the CPU."""
+    head, precision = spec.rsplit("-", 1)
+    backend, _, device = head.partition(":")
+    return backend, device or ("CPU" if backend == "openvino" else "cpu" if backend == "torch" else "cuda"), precision
+
+
 def bench_engine(spec: str, model_dir: Path, batch: int, warmup: int, repeats: int) -> tuple[float, float]:
     from engine.backends import create_engine
 
-    backend, precision = spec.split("-", 1)
+    backend, device, precision = parse_spec(spec)
     start = time.perf_counter()
-    engine = create_engine(model_dir, backend=backend, precision=precision, max_batch=batch)
+    engine = create_engine(model_dir, backend=backend, precision=precision, max_batch=batch, device=device)
     created = time.perf_counter() - start
     z, c, t = inputs(batch)
     try:
+        KERNELS[spec] = conv_kernels(engine)
         return timed(lambda: engine.render(z, c, t), warmup, repeats) / batch, created
     finally:
         engine.close()
@@ -97,10 +124,11 @@ def bench_engine(spec: str, model_dir: Path, batch: int, warmup: int, repeats: i
 
 def startup_seconds(spec: str, model_dir: Path) -> float:
     """Fresh-process wall time from interpreter start to the first frame (engine caches already warm)."""
-    backend, precision = spec.split("-", 1)
+    backend, device, precision = parse_spec(spec)
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r}); import numpy as np; "
             f"from engine.backends import create_engine; "
-            f"e = create_engine({str(model_dir)!r}, backend={backend!r}, precision={precision!r}, max_batch=1); "
+            f"e = create_engine({str(model_dir)!r}, backend={backend!r}, precision={precision!r}, max_batch=1, "
+            f"device={device!r}); "
             f"e.render(np.zeros((1, {Z_DIM}), np.float32), np.eye(1, {NUM_CLASSES}, dtype=np.float32), np.ones(1, np.float32))")
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL)
@@ -108,24 +136,18 @@ def startup_seconds(spec: str, model_dir: Path) -> float:
 
 
 def usable_specs(wanted) -> tuple[list[str], dict[str, str]]:
-    from engine.backends import list_backends
+    from engine.backends import SUPPORTS, list_devices
+    from engine.cpu import cpu_has_bf16
 
-    status = {name: (ok, why) for name, ok, why in list_backends()}
+    status = {(c.backend, c.device): (c.usable, c.why) for c in list_devices()}
     keep, skipped = [], {}
     for spec in wanted:
-        ok, why = status.get(spec.split("-", 1)[0], (False, "unknown backend"))
-        if spec == "openvino-bf16" and ok:
-            import openvino as ov
-
-            from engine.backends.openvino_backend import cpu_capabilities
-
-            if "BF16" not in cpu_capabilities(ov.Core()):
-                ok, why = False, "CPU has no bf16"
-        if spec == "torch-bf16" and ok:
-            from engine.cpu import cpu_has_bf16
-
-            if not cpu_has_bf16():
-                ok, why = False, "CPU has no native bf16 (emulated: not worth timing)"
+        backend, device, precision = parse_spec(spec)
+        ok, why = status.get((backend, device), (False, "unknown backend or device"))
+        if ok and precision not in SUPPORTS[(backend, device)]:
+            ok, why = False, f"{backend} on {device} has no {precision}"
+        if ok and precision == "bf16" and device in ("CPU", "cpu") and not cpu_has_bf16():
+            ok, why = False, "CPU has no native bf16 (emulated: not worth timing)"
         (keep.append(spec) if ok else skipped.__setitem__(spec, why))
     return keep, skipped
 
@@ -149,22 +171,8 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    global REF_BATCH
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--resolutions", type=int, nargs="+", default=[128, 256, 512], choices=(128, 256, 512))
-    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    ap.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
-    ap.add_argument("--no-reference", action="store_true", help="skip the reference model")
-    ap.add_argument("--ref-batch", type=int, default=REF_BATCH,
-                    help=f"batch of the visualizer-style reference row (default {REF_BATCH}; 0 skips it)")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--startup", action="store_true", help="also time a fresh process's cached start (batch 1)")
-    ap.add_argument("--json", type=Path, help="write the results here too")
-    args = ap.parse_args(argv)
-    REF_BATCH = args.ref_batch
-
+def run_block(args) -> tuple[list[dict], dict[str, str]]:
+    """Every usable row at args.resolutions on this process's ISA."""
     specs, skipped = usable_specs(args.backends)
     for spec, why in skipped.items():
         print(f"skipping {spec}: {why}", file=sys.stderr)
@@ -188,6 +196,8 @@ def main(argv=None) -> int:
                 rows.append(row)
                 continue
             row.update(ms_per_frame=per_frame * 1e3, fps=1.0 / per_frame, create_s=created)
+            if KERNELS.get(spec):
+                row["conv_kernels"] = KERNELS[spec]
             if args.startup and spec != "reference" and batch == min(args.batches):
                 try:
                     row["startup_s"] = startup_seconds(spec, model)
@@ -199,11 +209,64 @@ def main(argv=None) -> int:
                 per_frame = row["ms_per_frame"] / 1e3
                 row["speedup_vs_ref_same_batch"] = ref[row["batch"]] / per_frame if row["batch"] in ref else None
                 row["speedup_vs_ref_visualizer"] = ref[REF_BATCH] / per_frame if REF_BATCH in ref else None
-    print(table(rows))
+    return rows, skipped
+
+
+def capped_block(isa: str, args) -> tuple[list[dict], dict[str, str]]:
+    """The same rows in a child process whose oneDNN/ATen kernels are capped at `isa` (e.g. AVX2)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "block.json"
+        cmd = [sys.executable, __file__, "--isa", "native", "--resolutions", *map(str, args.isa_resolutions),
+               "--batches", *map(str, args.batches), "--backends", *args.backends, "--repeats", str(args.repeats),
+               "--warmup", str(args.warmup), "--ref-batch", str(args.ref_batch), "--json", str(out)]
+        env = {**os.environ, "ONEDNN_MAX_CPU_ISA": isa.upper(), "ATEN_CPU_CAPABILITY": isa.lower()}
+        subprocess.run(cmd + (["--no-reference"] if args.no_reference else []), env=env, check=True)
+        data = json.loads(out.read_text())
+    return data["rows"], data["meta"]["skipped"]
+
+
+def main(argv=None) -> int:
+    global REF_BATCH
+    from engine.cpu import cpu_name
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--resolutions", type=int, nargs="+", default=[128, 256, 512], choices=(128, 256, 512))
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    ap.add_argument("--no-reference", action="store_true", help="skip the reference model")
+    ap.add_argument("--ref-batch", type=int, default=REF_BATCH,
+                    help=f"batch of the visualizer-style reference row (default {REF_BATCH}; 0 skips it)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--startup", action="store_true", help="also time a fresh process's cached start (batch 1)")
+    ap.add_argument("--isa", nargs="+", default=["native", "AVX2"],
+                    help="blocks to time: native, and oneDNN ISA caps such as AVX2 (default: native AVX2)")
+    ap.add_argument("--isa-resolutions", type=int, nargs="+", default=[128], choices=(128, 256, 512),
+                    help="resolutions of the capped blocks (default 128)")
+    ap.add_argument("--json", type=Path, help="write the results here too")
+    args = ap.parse_args(argv)
+    REF_BATCH = args.ref_batch
+
+    rows, skipped = [], {}
+    for isa in args.isa:
+        block, why = run_block(args) if isa.lower() == "native" else capped_block(isa, args)
+        label = os.environ.get("ONEDNN_MAX_CPU_ISA", "native") if isa.lower() == "native" else isa.upper()
+        for row in block:
+            row["isa"] = label
+        if isa.lower() == "native":  # a capped block printed its own table from its process
+            print(f"\n{cpu_name()}, {os.cpu_count()} cores, ISA {label}, load {os.getloadavg()[0]:.2f}")
+            print(table(block))
+            for row in block:
+                if row.get("conv_kernels"):
+                    print(f"  {row['backend']} batch {row['batch']} conv kernels: {row['conv_kernels']}")
+        rows += block
+        skipped.update({f"{spec} ({label})": w for spec, w in why.items()})
     if args.json:
         import torch
 
-        meta = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+        meta = {"cpu": cpu_name(), "cores": os.cpu_count(), "load": os.getloadavg(),
                 "torch": torch.__version__, "python": platform.python_version(), "ref_batch": REF_BATCH,
                 "truncation": TRUNCATION, "repeats": args.repeats, "warmup": args.warmup, "skipped": skipped,
                 "time": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -22,7 +22,8 @@ def main(argv=None) -> int:
     ap.add_argument("--backend", default="tensorrt", choices=("tensorrt", "openvino"))
     ap.add_argument("--max-batch", type=int, action="append",
                     help="largest batch the engine serves (repeatable; default 1 for live and 8 for export)")
-    ap.add_argument("--precision", default="auto", choices=("auto", "fp16", "bf16", "fp32"))
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp16", "bf16", "fp32", "int8"))
+    ap.add_argument("--device", default=None, help="OpenVINO device: CPU, GPU, NPU, AUTO (default: the first usable)")
     ap.add_argument("--force", action="store_true", help="rebuild even if a cached engine exists (tensorrt)")
     args = ap.parse_args(argv)
     batches = sorted(set(args.max_batch or [1, 8]))
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
             else:
                 from engine.backends import openvino_backend
 
-                engine = openvino_backend.create(model, args.precision, max_batch)  # compiles every size
+                engine = openvino_backend.create(model, args.precision, max_batch, args.device)  # every size
                 where, precision = "OpenVINO model cache", engine.name
                 engine.close()
             print(f"{args.backend} {precision} batch 1..{max_batch}: ready in {time.perf_counter() - start:.1f} s "

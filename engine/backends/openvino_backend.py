@@ -1,150 +1,171 @@
-"""OpenVINO CPU backend: our Generator's ONNX export compiled with bf16 where the CPU has it.
+"""OpenVINO backend: our Generator's ONNX export compiled for a CPU, an Intel GPU or NPU (or OpenVINO's AUTO).
 
-Choices (measured on the 2-core AVX512-BF16 dev machine, full-width 128 px, best of 5 on a busy machine):
-- Compile from the cached ONNX export (engine/onnx_export.py), not openvino.convert_model on the torch module:
-  a cached start never builds the torch graph; it compiles a saved IR path, so OpenVINO's model cache
-  (CACHE_DIR under cache_dir("openvino", <model>)) imports the compiled blob without reading the model (~3 s to first
-  frame in a fresh process, most of it Python imports).
+Choices (measured on the 2-core AVX512-BF16 dev machine, full-width 128 px):
+- Compile from saved files (openvino_ir), not openvino.convert_model on the torch module: a cached start never
+  builds the torch graph, and OpenVINO's model cache imports the compiled blob (~3 s to first frame).
 - Static shapes, one compiled model per batch size used: 1 (live) and max_batch (export chunks); a short tail
-  is padded to max_batch. Static vs one dynamic-batch model: bf16 23.5 vs 32 ms/frame at batch 1, 21 vs 30 at
-  batch 8; f32 44 vs 69. Two sizes bound memory (each compiled model holds its own weights).
-- bf16 roughly halves f32 time on AVX512-BF16 (PSNR vs f32 ~36 dB on full-width random weights, like torch bf16).
+  is padded to max_batch. Static vs one dynamic-batch model: bf16 23.5 vs 32 ms/frame at batch 1.
+- Precision: CPU bf16 where it has it (~2x f32, ~36 dB PSNR vs f32), else f32; GPU and NPU fp16; int8 on
+  request (engine/quantize.py; non-quantized layers f32). Written to OpenVINO's documented device properties
+  (OPTIMIZATION_CAPABILITIES, INFERENCE_PRECISION_HINT); only the CPU ran here.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
-from pathlib import Path
 
 import numpy as np
 
-from core.cache import cache_dir
+from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import first_line
 
+from .. import progress
+from ..cpu import isa_capped_below_bf16, physical_cores
 from ..errors import EngineError
-from core.dims import NUM_CLASSES, Z_DIM
-
 from .base import BaseEngine
-from ..cpu import physical_cores
 
 NAME = "openvino"
-PRECISIONS = {"bf16": "bf16", "fp32": "f32", "f32": "f32", "fp16": "f16", "f16": "f16"}
-_CAPABILITY = {"bf16": "BF16", "f16": "FP16", "f32": "FP32"}
+DEVICES = ("GPU", "NPU", "CPU")  # auto's order within this backend (AUTO only on request)
+PRECISIONS = {"bf16": "bf16", "fp32": "f32", "fp16": "f16", "int8": "int8"}
+_CAPABILITY = {"bf16": "BF16", "f16": "FP16", "f32": "FP32", "int8": "INT8"}
+_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16", "int8": "int8"}
+
+
+def _core():
+    import openvino as ov
+
+    return ov.Core()
+
+
+def devices() -> list[tuple[str, bool, str]]:
+    """[(device, usable, why)] for GPU, NPU, CPU."""
+    try:
+        core = _core()
+        found = core.available_devices  # e.g. ["CPU", "GPU.0", "GPU.1", "NPU"]
+    except ImportError:
+        return [(d, False, "openvino not installed (pip install openvino)") for d in DEVICES]
+    except Exception as exc:  # broken install / plugin load failure
+        return [(d, False, f"OpenVINO failed to start ({first_line(exc)})") for d in DEVICES]
+    rows = []
+    for dev in DEVICES:
+        present = [f for f in found if f.split(".")[0] == dev]
+        if not present:
+            rows.append((dev, False, f"OpenVINO sees no {dev}"))
+            continue
+        try:
+            full = core.get_property(present[0], "FULL_DEVICE_NAME")
+        except Exception:
+            full = present[0]
+        rows.append((dev, True, f"{dev} ({full})" if dev != "CPU" else "CPU"))
+    return rows
 
 
 def available() -> tuple[bool, str]:
-    try:
-        import openvino as ov
-    except ImportError:
-        return False, "openvino not installed (pip install openvino)"
-    try:
-        if "CPU" not in ov.Core().available_devices:
-            return False, "OpenVINO sees no CPU device"
-    except Exception as exc:  # broken install / plugin load failure
-        return False, f"OpenVINO failed to start ({type(exc).__name__}: {exc})"
-    return True, "CPU"
+    usable = [why for _, ok, why in devices() if ok]
+    if usable:
+        return True, ", ".join(usable)
+    return False, devices()[-1][2]
 
 
-def cpu_capabilities(core) -> set[str]:
+def capabilities(core, device: str) -> set[str]:
     try:
-        return set(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+        caps = set(core.get_property(device, "OPTIMIZATION_CAPABILITIES"))
     except Exception:
-        return {"FP32"}
+        caps = {"FP32"} if device.startswith("CPU") else set()
+    if device.startswith("CPU") and isa_capped_below_bf16():  # OpenVINO reads cpuid, not the ISA cap
+        caps.discard("BF16")
+    return caps
 
 
-def choose_precision(precision: str, capabilities: set[str]) -> str:
-    """OpenVINO precision string: "auto" -> bf16 where the CPU supports it, else f32; explicit values force."""
+
+
+def choose_precision(precision: str, caps: set[str], device: str = "CPU") -> str:
+    """OpenVINO precision: auto -> fp16 on GPU/NPU, bf16 on a CPU that has it, else f32; explicit values force."""
     if precision in (None, "", "auto"):
-        return "bf16" if "BF16" in capabilities else "f32"
+        if device.split(".")[0] in ("GPU", "NPU") and "FP16" in caps:
+            return "f16"
+        if device == "AUTO":
+            return "auto"  # each device its own default
+        return "bf16" if "BF16" in caps else "f32"
     key = str(precision).lower()
     if key not in PRECISIONS:
-        raise EngineError(f"openvino backend has no precision {precision!r}; use auto, fp32, bf16 or fp16")
+        raise EngineError(f"openvino backend has no precision {precision!r}; use auto, fp32, bf16, fp16 or int8")
     ov_prec = PRECISIONS[key]
-    if _CAPABILITY[ov_prec] not in capabilities:
-        raise EngineError(f"this CPU has no {ov_prec} support for OpenVINO (it offers "
-                          f"{', '.join(sorted(capabilities))}); use --precision auto or fp32")
+    if device != "AUTO" and _CAPABILITY[ov_prec] not in caps:
+        raise EngineError(f"this {device} has no {key} support in OpenVINO (it offers "
+                          f"{', '.join(sorted(caps)) or 'nothing'}); use --precision auto")
     return ov_prec
 
 
+def pick_device(device: str | None) -> str:
+    """OpenVINO device for --engine-device: CPU, GPU, GPU.1, NPU, AUTO (auto: the first usable of GPU, NPU, CPU)."""
+    rows = devices()
+    if device in (None, "", "auto"):
+        return next((d for d, ok, _ in rows if ok), "CPU")
+    name = device.upper()
+    if name == "AUTO" or name.split(".")[0] in DEVICES:
+        status = {d: (ok, why) for d, ok, why in rows}
+        ok, why = status.get(name.split(".")[0], (True, ""))
+        if not ok:
+            raise EngineError(f"OpenVINO device {name} is not usable here: {why}")
+        return name
+    raise EngineError(f"OpenVINO has no device {device!r}; use CPU, GPU, NPU or AUTO")
+
+
+def compile_config(device: str, precision: str, cache: str) -> dict:
+    config = {"CACHE_DIR": cache, "PERFORMANCE_HINT": "LATENCY"}
+    if precision != "auto":  # int8: the layers NNCF left in float run in f32
+        config["INFERENCE_PRECISION_HINT"] = "f32" if precision == "int8" else precision
+    if device == "CPU":
+        config["INFERENCE_NUM_THREADS"] = physical_cores()
+    return config
+
+
 class OpenVINOEngine(BaseEngine):
-    """render(z[B,128], c[B,1000], t[B]) -> uint8 [B,H,W,3] on the CPU via OpenVINO."""
+    """render(z[B,128], c[B,1000], t[B]) -> uint8 [B,H,W,3] via OpenVINO on one device."""
 
-    def __init__(self, source, precision: str = "auto", max_batch: int = 8, static: bool = True):
-        import openvino as ov
-
-        from ..onnx_export import export_onnx, model_resolution
+    def __init__(self, source, precision: str = "auto", max_batch: int = 8, device: str = "CPU"):
+        from ..onnx_export import model_resolution
+        from .openvino_ir import ModelFiles
 
         if max_batch < 1:
             raise EngineError(f"max_batch must be >= 1, got {max_batch}")
-        self.max_batch, self.static = int(max_batch), static
+        self.max_batch, self.device = int(max_batch), device
         self.resolution = model_resolution(source)
-        self._core = ov.Core()
-        self.precision = choose_precision(precision, cpu_capabilities(self._core))
-        self.name = "openvino-" + {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}[self.precision]
-        self._source, self._export = source, export_onnx
-        self._onnx = export_onnx(source)
-        # One folder per model: clearing a corrupt cache never touches other models' (or processes') files.
-        self._cache = cache_dir("openvino", self._onnx.stem)
-        self._config = {
-            "CACHE_DIR": str(self._cache),
-            "INFERENCE_PRECISION_HINT": self.precision,
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_NUM_THREADS": physical_cores(),
-        }
-        self._compiled: dict[int, object] = {}  # batch size (0 = dynamic) -> (compiled model, infer request)
+        self._core = _core()
+        self.precision = choose_precision(precision, capabilities(self._core, device), device)
+        tag = _NAMES.get(self.precision, self.precision)
+        self.name = f"openvino-{tag}" if device == "CPU" else f"openvino-{device.lower()}-{tag}"
+        self._files = ModelFiles(self._core, source, int8=self.precision == "int8")
+        self._config = compile_config(device, self.precision, str(self._files.cache))
+        self._compiled: dict[int, tuple] = {}  # batch size -> (compiled model, infer request)
         self._lock = threading.Lock()
-        for size in ({1, self.max_batch} if static else {0}):  # compile now so no frame waits for it
+        for size in sorted({1, self.max_batch}):  # compile now so no frame waits for it
             self._request(size)
-
-    def _read(self):
-        try:
-            return self._core.read_model(str(self._onnx))
-        except Exception:  # damaged cached export: export again once
-            self._onnx = self._export(self._source, force=True)
-            return self._core.read_model(str(self._onnx))
-
-    def _static_ir(self, batch: int) -> Path:
-        """OpenVINO IR of the export reshaped to a fixed batch, saved once: compiling from a file path lets a
-        model-cache hit skip reading and reshaping the model (about a second of a cached start)."""
-        import openvino as ov
-
-        xml = self._cache / "ir" / f"{self._onnx.stem}-b{batch}.xml"
-        if xml.is_file() and xml.with_suffix(".bin").is_file():
-            return xml
-        xml.parent.mkdir(parents=True, exist_ok=True)
-        model = self._read()
-        model.reshape({"z": [batch, Z_DIM], "c": [batch, NUM_CLASSES], "t": [batch]})
-        tmp = xml.with_name(f"{xml.stem}.tmp-{os.getpid()}-{threading.get_ident()}.xml")
-        try:
-            ov.save_model(model, str(tmp), compress_to_fp16=False)  # keep f32 weights: precision is a hint
-            os.replace(tmp.with_suffix(".bin"), xml.with_suffix(".bin"))
-            os.replace(tmp, xml)  # the .xml appears last, so its presence means both files are whole
-        finally:
-            tmp.unlink(missing_ok=True)
-            tmp.with_suffix(".bin").unlink(missing_ok=True)
-        return xml
 
     def _compile(self, batch: int):
         def attempt():
-            # dynamic: the export itself; static: its reshaped IR. Both from a path (see _static_ir).
-            path = self._onnx if batch == 0 else self._static_ir(batch)
-            return self._core.compile_model(str(path), "CPU", self._config)
+            path = self._files.static_ir(batch)  # exported, quantized, reshaped as needed
+            with progress.step(f"compiling {self.name} for {self.device}, {self.resolution} px, batch {batch}"):
+                return self._core.compile_model(str(path), self.device, self._config)
 
         try:
             return attempt()
-        except Exception:
-            # A stale/corrupt cache blob or export must not be fatal: clear this model's and rebuild once.
-            shutil.rmtree(self._cache, ignore_errors=True)
-            self._cache.mkdir(parents=True, exist_ok=True)
-            try:
-                self._onnx = self._export(self._source, force=True)
-                return attempt()
-            except Exception as exc:
-                why = first_line(exc)
-                raise EngineError(f"OpenVINO could not compile the generator ({type(exc).__name__}: {why}); "
-                                  f"use --backend torch") from None
+        except EngineError:
+            raise
+        except Exception as exc:
+            cause = f"{type(exc).__name__}: {first_line(exc)}"
+        # Only a corrupt file of ours is rebuilt (OpenVINO replaces a bad blob itself); anything else keeps the cache.
+        if not self._files.repair(batch):
+            raise EngineError(f"OpenVINO could not compile the generator for {self.device} ({cause}); its cached "
+                              f"files are intact and kept; use --backend torch")
+        try:
+            return attempt()
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise EngineError(f"OpenVINO could not compile the generator for {self.device} "
+                              f"({type(exc).__name__}: {first_line(exc)}); use --backend torch") from None
 
     def _request(self, batch: int):
         entry = self._compiled.get(batch)
@@ -155,7 +176,7 @@ class OpenVINOEngine(BaseEngine):
 
     def _render_batch(self, z, c, t) -> np.ndarray:
         n = z.shape[0]
-        size = 0 if not self.static else 1 if n == 1 else self.max_batch
+        size = 1 if n == 1 else self.max_batch
         if size > n:  # pad a short tail to the compiled batch; the padding's outputs are dropped
             pad = size - n
             z = np.concatenate([z, np.zeros((pad, Z_DIM), np.float32)])
@@ -170,8 +191,5 @@ class OpenVINOEngine(BaseEngine):
         self._compiled.clear()
 
 
-def create(source, precision: str = "auto", max_batch: int = 8) -> OpenVINOEngine:
-    ok, why = available()
-    if not ok:
-        raise EngineError(f"openvino backend unavailable: {why}")
-    return OpenVINOEngine(source, precision, max_batch)
+def create(source, precision: str = "auto", max_batch: int = 8, device: str | None = None) -> OpenVINOEngine:
+    return OpenVINOEngine(source, precision, max_batch, pick_device(device))

@@ -1,50 +1,43 @@
-"""TensorRT 10 backend (CUDA): a strongly typed engine built from our ONNX export, cached on disk.
+"""TensorRT backend (CUDA): a strongly typed engine built from our ONNX export (tensorrt_build), cached on disk.
 
-- Precision lives in the ONNX graph (export variant "pixels-fp16": fp16 body, f32 head), built with
-  STRONGLY_TYPED. That is the TensorRT 10.12+ way; the weak FP16 builder flag is deprecated and gone in 11.
-- One optimisation profile over the batch: min 1, opt = max = max_batch (live asks for max_batch 1, export for
-  its chunk size, so max_batch is the batch each user actually runs).
-- The serialized engine is cached in cache_dir("tensorrt") under a key of everything that changes it; a timing
-  cache per GPU/TensorRT version makes rebuilds fast. A stale/corrupt entry is rebuilt; writes are atomic.
-- I/O buffers are torch CUDA tensors allocated once; the engine writes float pixels (0..255, rounded) and the
-  uint8 cast runs on the GPU. After two eager runs at one batch size the enqueue + cast is captured into a CUDA
-  graph, kept only if its replay matches the eager output bit for bit.
+I/O buffers are torch CUDA tensors allocated once; the engine writes float pixels (0..255, rounded) and the
+uint8 cast runs on the GPU. After two eager runs at one batch size the enqueue + cast is captured into a CUDA
+graph, kept only if its replay matches the eager output bit for bit.
+Precisions: fp16 (auto) and fp32 (TF32 off). No bf16: a bfloat16 Conv is ONNX only from opset 22, which our
+exporter and TensorRT's parser do not share; fp16 is as fast on every GPU TensorRT 10 supports.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 import logging
 import threading
-from pathlib import Path
 
 import numpy as np
 
-from core.files import write_bytes_atomic
-from core.cache import cache_dir
 from core.errors import first_line
 
 from ..errors import EngineError
-from core.dims import NUM_CLASSES, Z_DIM
-
+from . import tensorrt_cache as keys
 from .base import BaseEngine
+from .tensorrt_build import INPUTS, OUTPUT, VARIANTS, load_or_build, runtime, trt_logger
 
 NAME = "tensorrt"
-BUILD_VERSION = "1"  # bump when build settings below change what an engine contains
-WORKSPACE_BYTES = 2 << 30
-VARIANTS = {"fp16": "pixels-fp16", "bf16": "pixels-bf16", "fp32": "pixels"}
-INPUTS = {"z": (Z_DIM,), "c": (NUM_CLASSES,), "t": ()}
-OUTPUT = "pixels"
+DEVICES = ("cuda",)
+PRECISIONS = ("fp16", "fp32")
 log = logging.getLogger(__name__)
-_LOGGER = _RUNTIME = None
 
 
+@functools.lru_cache(maxsize=1)
 def available() -> tuple[bool, str]:
+    """Usable only when the bindings import, the GPU and driver fit the wheels, and a Builder and a Runtime
+    can actually be created (a wrong-flavour wheel or a driver too old fails right there)."""
     try:
         import tensorrt as trt
     except ImportError:
         return False, "tensorrt not installed"
+    except Exception as exc:  # the bindings import but their libraries do not load
+        return False, f"tensorrt failed to load ({first_line(exc)})"
     if int(trt.__version__.split(".")[0]) < 10:
         return False, f"TensorRT {trt.__version__} is too old (need 10 or newer)"
     try:
@@ -52,141 +45,24 @@ def available() -> tuple[bool, str]:
 
         if not torch.cuda.is_available():
             return False, "no CUDA device"
-        return True, f"TensorRT {trt.__version__} on {torch.cuda.get_device_name(0)}"
+        name, cap = torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0)
     except Exception as exc:
         return False, f"CUDA check failed ({type(exc).__name__})"
-
-
-def engine_key(fields: dict) -> str:
-    """Stable hash of every field that changes a built engine (pure Python: tested without a GPU)."""
-    canonical = json.dumps({**fields, "build": BUILD_VERSION}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
-
-
-def key_fields(fingerprint: str, resolution: int, max_batch: int, precision: str, trt_version: str,
-               gpu_name: str, capability: tuple[int, int], exporter: str) -> dict:
-    return {"weights": fingerprint, "resolution": int(resolution), "profile": [1, int(max_batch), int(max_batch)],
-            "precision": precision, "tensorrt": trt_version, "gpu": gpu_name,
-            "capability": f"{capability[0]}.{capability[1]}", "exporter": exporter}
-
-
-def engine_path(fields: dict, root: Path | None = None) -> Path:
-    root = root or cache_dir("tensorrt")
-    return root / f"biggan-{fields['resolution']}-{fields['precision']}-b{fields['profile'][2]}-{engine_key(fields)}.engine"
-
-
-def timing_cache_path(fields: dict, root: Path | None = None) -> Path:
-    """Timing caches are only valid for one GPU model and TensorRT version."""
-    root = root or cache_dir("tensorrt")
-    tag = engine_key({"gpu": fields["gpu"], "capability": fields["capability"], "tensorrt": fields["tensorrt"]})
-    return root / f"timing-{tag[:16]}.cache"
-
-
-class _ParseError(EngineError):
-    pass
-
-
-def _trt_logger():
-    global _LOGGER
-    import tensorrt as trt
-
-    if _LOGGER is None:  # TensorRT wants one logger per process
-        _LOGGER = trt.Logger(trt.Logger.WARNING)
-    return _LOGGER
-
-
-def build_plan(onnx_path: Path, precision: str, max_batch: int, timing_path: Path) -> bytes:
-    """Parse the ONNX export and build a serialized engine (bytes); updates the timing cache file."""
-    import tensorrt as trt
-
-    logger = _trt_logger()
-    builder = trt.Builder(logger)
-    # Strong typing: precision comes from the ONNX graph (10.x opt-in; 11.x always on and the flag a no-op).
-    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise _ParseError(f"TensorRT cannot parse {onnx_path.name} ({errors[:300]}); use --backend torch")
-    config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
-    if precision == "fp32":
-        config.clear_flag(trt.BuilderFlag.TF32)  # fp32 means fp32, not 10-bit-mantissa TF32 matmuls
-    profile = builder.create_optimization_profile()
-    for name, tail in INPUTS.items():
-        profile.set_shape(name, (1, *tail), (max_batch, *tail), (max_batch, *tail))
-    config.add_optimization_profile(profile)
+    problem = keys.gpu_problem(keys.flavour(), keys.cuda_driver_version(), cap, name)
+    if problem:
+        return False, problem
     try:
-        timing = config.create_timing_cache(timing_path.read_bytes() if timing_path.is_file() else b"")
-    except Exception:  # unreadable timing cache: start a fresh one
-        timing = None
-    if timing is None:  # a corrupt blob comes back as None, not an exception
-        timing = config.create_timing_cache(b"")
-    config.set_timing_cache(timing, ignore_mismatch=False)
-    plan = builder.build_serialized_network(network, config)
-    if plan is None:
-        raise EngineError("TensorRT engine build failed (see the TensorRT messages above); use --backend torch")
-    try:
-        write_bytes_atomic(timing_path, bytes(memoryview(config.get_timing_cache().serialize())))
-    except OSError as exc:  # only a speed-up for the next build
-        log.warning("could not save TensorRT timing cache: %s", exc)
-    return bytes(memoryview(plan))
+        if trt.Builder(trt_logger()) is None:
+            return False, "TensorRT could not create a builder (CUDA driver or GPU not supported)"
+        runtime()
+    except Exception as exc:
+        return False, f"TensorRT cannot start on {name} ({first_line(exc)})"
+    return True, f"TensorRT {trt.__version__} on {name}"
 
 
-def _deserialize(data: bytes):
-    global _RUNTIME
-    import tensorrt as trt
-
-    try:
-        if _RUNTIME is None:  # one per process; it must outlive the engines it deserialises
-            _RUNTIME = trt.Runtime(_trt_logger())
-        engine = _RUNTIME.deserialize_cuda_engine(data)
-    except Exception:
-        return None
-    if engine is None:
-        return None
-    names = {engine.get_tensor_name(i) for i in range(engine.num_io_tensors)}
-    if names != set(INPUTS) | {OUTPUT} or any(engine.get_tensor_dtype(n) != trt.float32 for n in names):
-        return None  # not an engine of ours (or an older layout): rebuild
-    return engine
-
-
-def load_or_build(model, precision: str, max_batch: int, force: bool = False):
-    """(ICudaEngine, path): the cached engine for (model, precision, max_batch), built if missing/stale/corrupt."""
-    import tensorrt as trt
-    import torch
-
-    from ..onnx_export import export_onnx, exporter_tag, model_fingerprint, model_resolution
-
-    fields = key_fields(model_fingerprint(model), model_resolution(model), max_batch, precision, trt.__version__,
-                        torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0), exporter_tag())
-    path = engine_path(fields)
-    if path.is_file() and not force:
-        engine = _deserialize(path.read_bytes())
-        if engine is not None:
-            return engine, path
-        log.warning("cached TensorRT engine %s is stale or corrupt; rebuilding", path.name)
-        path.unlink(missing_ok=True)
-    log.warning("building TensorRT %s engine for %d px, batch 1..%d (minutes, once)",
-                precision, fields["resolution"], max_batch)
-    try:
-        try:
-            plan = build_plan(export_onnx(model, VARIANTS[precision]), precision, max_batch,
-                              timing_cache_path(fields))
-        except _ParseError:  # perhaps a damaged cached export: export again once
-            plan = build_plan(export_onnx(model, VARIANTS[precision], force=True), precision, max_batch,
-                              timing_cache_path(fields))
-    except EngineError:
-        raise
-    except Exception as exc:  # CUDA init, out of memory...
-        raise EngineError(f"TensorRT engine build failed ({first_line(exc)}); use --backend torch") from None
-    try:
-        write_bytes_atomic(path, plan)
-    except OSError as exc:
-        log.warning("could not cache the TensorRT engine in %s (%s); it is rebuilt next time", path, exc)
-    engine = _deserialize(plan)
-    if engine is None:
-        raise EngineError("TensorRT could not load the engine it just built; use --backend torch")
-    return engine, path
+def devices() -> list[tuple[str, bool, str]]:
+    ok, why = available()
+    return [("cuda", ok, why)]
 
 
 class TensorRTEngine(BaseEngine):
@@ -194,7 +70,7 @@ class TensorRTEngine(BaseEngine):
         import torch
 
         self.name, self.resolution, self.max_batch = f"tensorrt-{precision}", int(resolution), int(max_batch)
-        self.cuda_graph = cuda_graph
+        self.device, self.precision, self.cuda_graph = "cuda", precision, cuda_graph
         self._engine, self._lock = engine, threading.Lock()
         self._context = engine.create_execution_context()
         if self._context is None:
@@ -205,6 +81,7 @@ class TensorRTEngine(BaseEngine):
                      for name, tail in INPUTS.items()}
         self._dev[OUTPUT] = torch.zeros(shape_out, dtype=torch.float32, device=dev)  # float pixels 0..255
         self._u8 = torch.zeros(shape_out, dtype=torch.uint8, device=dev)
+        self._stream.wait_stream(torch.cuda.current_stream())  # the zero fills above run on the default stream
         self._host = {name: torch.zeros((self.max_batch, *tail), dtype=torch.float32).pin_memory()
                       for name, tail in INPUTS.items()}
         self._host_out = torch.zeros(shape_out, dtype=torch.uint8).pin_memory()
@@ -278,23 +155,24 @@ class TensorRTEngine(BaseEngine):
 
 
 def resolve_precision(precision: str) -> str:
-    import torch
-
     if precision in (None, "", "auto"):
         return "fp16"
+    if precision == "bf16":
+        raise EngineError("the tensorrt backend runs fp16 or fp32, not bf16 (use --precision fp16, or "
+                          "--backend torch --precision bf16)")
     if precision not in VARIANTS:
-        raise EngineError(f"tensorrt backend has no precision {precision!r}; use auto, fp16, bf16 or fp32")
-    if precision == "bf16" and not torch.cuda.is_bf16_supported():
-        raise EngineError("this GPU has no bf16; use --precision fp16 or fp32")
+        raise EngineError(f"tensorrt backend has no precision {precision!r}; use auto, fp16 or fp32")
     return precision
 
 
-def create(model, precision: str = "auto", max_batch: int = 8) -> TensorRTEngine:
+def create(model, precision: str = "auto", max_batch: int = 8, device: str = "cuda") -> TensorRTEngine:
+    from ..onnx_export import model_resolution
+
+    if device not in (None, "auto", "cuda"):
+        raise EngineError(f"the tensorrt backend runs on cuda, not {device!r}")
     ok, why = available()
     if not ok:
         raise EngineError(f"tensorrt backend unavailable: {why}")
-    from ..onnx_export import model_resolution
-
     precision = resolve_precision(precision)
     engine, _ = load_or_build(model, precision, int(max_batch))
     return TensorRTEngine(engine, model_resolution(model), int(max_batch), precision)

@@ -16,7 +16,9 @@ import time
 import numpy as np
 
 from core.dims import NUM_CLASSES, Z_DIM
+from core.errors import warn
 from core.files import check_output
+from engine.hints import SETTLE_S, int8_hint
 from live.audio.capture import AudioInput
 from live.classes import LABELS
 from live.control.dispatch import Dispatcher
@@ -45,7 +47,7 @@ def run_live(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions = E
         if own_engine:
             from engine.backends import create_engine
             engine = create_engine(engine_opts.model or "biggan-deep-128", backend=engine_opts.backend,
-                                   precision=engine_opts.precision, max_batch=1)
+                                   precision=engine_opts.precision, max_batch=1, device=engine_opts.device)
     except BaseException:
         vj.close()
         raise
@@ -86,7 +88,7 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
         analysis.start()
         renderer.start()
         t0 = last_draw = time.monotonic()
-        shown_status = None
+        shown_status, hinted = None, False
         while not stop.is_set():
             results = [dispatcher.dispatch(a) for a in display.poll() + vj.actions()]  # keys, OSC, MIDI, beat
             for requests, toast in vj.tick(look.preset):  # preset hot reload: its own toast
@@ -107,6 +109,10 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
             renderer.new_frame.clear()
             item = renderer.take()
             now = time.monotonic()
+            if not hinted and now - t0 > SETTLE_S:  # once the render rate has settled: say it once
+                hinted, hint = True, int8_hint(engine, rate(renderer.render_times))
+                if hint:
+                    warn(hint)
             if item is None and now - last_draw < 0.1:
                 continue  # nothing new: redraw only to keep HUD/toasts fresh
             hud = _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) if display.show_hud else None
@@ -155,4 +161,4 @@ def _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) -> l
             f"in: {audio.device_name[:32]}{state.get(audio.status, '')}   xruns {audio.xruns}",
             f"classes: {names[:70]}" + ("..." if len(names) > 70 else ""),
             f"[{sel.replace('_', ' ')}] {getattr(look.params, sel):g}   (? for keys)",
-            vj.hud()]
+            vj.hud(), int8_hint(engine, rate(renderer.render_times))]
