@@ -123,17 +123,24 @@ def _connect(ray, address: str) -> None:
     quiet = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR", configure_logging=True)
     try:
         if address == "local":
-            ray.init(**quiet)
+            _start_here(ray, quiet)
         elif address == "auto":
             try:
                 ray.init(address="auto", **quiet)
             except ConnectionError:
-                ray.init(**quiet)
+                _start_here(ray, quiet)
         else:
             ray.init(address=address, **quiet)
     except Exception as e:
         raise LiveError(f"--ray {address}: cannot reach a Ray cluster ({first_line(e)}): start one with "
                         "`ray start --head`, or use --ray local") from None
+
+
+def _start_here(ray, quiet: dict) -> None:
+    """A new Ray instance on this machine, on the loopback address only: it serves this export alone, so it
+    listens on no network interface (Ray otherwise binds its node's reachable IP)."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # Ray's switch for a loopback-only node
+    ray.init(**quiet)
 
 
 def _cause(e: BaseException) -> BaseException:
