@@ -1,0 +1,35 @@
+"""Spout sender (`--spout [NAME]`, Windows) through SpoutGL: Resolume, TouchDesigner and OBS (Spout plugin) on
+Windows take it as a Spout source. SpoutGL opens its own OpenGL context on the sink's thread at the first
+frame. Written to SpoutGL's documented API; it could only be tested against a fake here (no Windows)."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from live.output.sinks.base import Sink, SinkUnavailable
+
+
+class SpoutSink(Sink):
+    kind = "spout"
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        if sys.platform != "win32":
+            raise SinkUnavailable("--spout needs Windows (Spout); elsewhere use --ndi or --syphon (macOS)")
+        try:
+            import SpoutGL
+            from SpoutGL.enums import GL_RGB
+        except ImportError as e:
+            raise SinkUnavailable(f"--spout needs SpoutGL ({e}): pip install SpoutGL") from None
+        self.sender = SpoutGL.SpoutSender()
+        self.sender.setSenderName(self.name)
+        self._format = GL_RGB
+
+    def write(self, frame: np.ndarray) -> None:
+        h, w = frame.shape[:2]
+        if not self.sender.sendImage(frame, w, h, self._format, False, 0):
+            raise RuntimeError("Spout could not send the frame")
+        self.sender.setFrameSync(self.name)
+
+    def release(self) -> None:
+        self.sender.releaseSender()
