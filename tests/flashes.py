@@ -22,7 +22,7 @@ def regions(frame: np.ndarray) -> list[float]:
 
 
 def transition_times(times: list[float], values: list[float]) -> list[float]:
-    found, turn, last_dir = [], values[0], 0
+    found, last_dir = [], 0
     lo = hi = values[0]
     for t, v in zip(times, values):
         lo, hi = min(lo, v), max(hi, v)

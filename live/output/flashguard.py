@@ -6,7 +6,7 @@ one-second window, in each region it watches: the whole frame and 25 overlapping
 frame's width and height (a third by a third of a 1024x768 screen is WCAG's 10-degree reference field).
 A change that would overrun the budget is softened: the new frame is cross-faded from the last shown one with
 the largest weight that keeps every over-budget region below the threshold, so the picture keeps moving
-and the deferred change comes in when the window frees up. It runs per displayed frame on a ~36x36 thumbnail
+and the deferred change comes in when the window frees up. It runs per displayed frame on a ~48x48 thumbnail
 (tens of microseconds at 128 px; tools/bench_rig.py measures it).
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ STEP = 0.1  # a change of relative luminance that counts
 DARK = 0.8  # the darker state must be below this
 WINDOW_S = 1.0
 MAX_TRANSITIONS = 6  # opposing changes per window: three flashes
-MARGIN = 0.01  # held regions stay this far inside the threshold
-THUMB = 36  # thumbnail side (6 x 6 blocks of ~6 px)
+MARGIN = 0.025  # held regions stay this far inside the threshold (thumbnail sampling, codecs)
+THUMB = 48  # thumbnail side (6 x 6 blocks of ~8 px)
 
 # sRGB -> linear light, per 8-bit value; relative luminance weights (Rec. 709 / sRGB primaries)
 _LINEAR = np.where(np.arange(256) / 255 <= 0.04045, np.arange(256) / 255 / 12.92,
