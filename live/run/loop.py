@@ -99,8 +99,7 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
             display.close()
         raise
     planner = vj.planner
-    presenter = Presenter(rate_hz, opts.interpolate, guard, paced=not (display and display.vsync),
-                          on_cut_ready=planner.measured if planner else None)
+    presenter = Presenter(rate_hz, opts.interpolate, guard, on_cut_ready=planner.measured if planner else None)
     stop = threading.Event()
     analysis = Analysis(audio, look, stop, vj, start.schedule)
     renderer = Renderer(engine, analysis, stop)

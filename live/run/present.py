@@ -29,9 +29,9 @@ class Shown(NamedTuple):
 
 class Presenter:
     def __init__(self, rate_hz: float, interpolate: str = "auto", guard: FlashGuard | None = None,
-                 paced: bool = True, on_cut_ready: Callable[[float], None] | None = None):
+                 on_cut_ready: Callable[[float], None] | None = None):
         self.period = 1.0 / float(rate_hz)
-        self.mode, self.guard, self.paced = interpolate, guard, paced
+        self.mode, self.guard = interpolate, guard
         self.on_cut_ready = on_cut_ready
         self.pending: Rendered | None = None  # the newest rendered frame not yet shown
         self.target: Rendered | None = None  # the frame the screen is fading to (or showing)
@@ -73,17 +73,14 @@ class Presenter:
         item = self.pending
         if item is not None and self._held(item, now):
             release = item.cut.show_at - self.period / 2
-            return min(release, self._tick(now)) if self._moving() else release
+            return min(release, self.next_tick) if self._moving() else release
         if item is not None:
             new_cut = item.cut is not None and item.cut.seq > self.cut_shown
-            return self._tick(now) if self.interpolating and not new_cut else now  # a cut: on its beat
-        return self._tick(now) if self._moving() else None
+            return self.next_tick if self.interpolating and not new_cut else now  # a cut: on its beat
+        return self.next_tick if self._moving() else None
 
     def _moving(self) -> bool:
         return self.target is not None and (self.interpolating or self.guard_busy)
-
-    def _tick(self, now: float) -> float:
-        return self.next_tick if self.paced else now
 
     # ---- a tick --------------------------------------------------------------------------------------------
     def tick(self, now: float) -> Shown | None:
@@ -116,7 +113,9 @@ class Presenter:
         self.distinct += distinct
         added = target.t_capture - cap
         self.added_sum += added
-        self.next_tick = max(self.next_tick + self.period, now + self.period / 2) if self.paced else now
+        # ticks on a grid of display periods (a vsync'd flip then locks to the monitor; the dummy driver and
+        # headless runs, which never block, are paced by it)
+        self.next_tick = max(self.next_tick + self.period, now + self.period / 2)
         return Shown(img, cap, distinct, added, cut)
 
     def stats(self) -> dict:

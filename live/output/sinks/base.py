@@ -6,6 +6,8 @@ A sink that fails while running says so once and stops; live goes on with the ot
 """
 from __future__ import annotations
 
+import importlib
+import sys
 import threading
 
 import numpy as np
@@ -96,3 +98,14 @@ def rgba(frame: np.ndarray, buf: np.ndarray | None) -> np.ndarray:
         buf = np.full((h, w, 4), 255, np.uint8)
     buf[..., :3] = frame
     return buf
+
+
+def require(module: str, flag: str, package: str, platform: str | None = None, elsewhere: str = ""):
+    """Import a sink's library, or SinkUnavailable naming what to install (or that the platform is wrong)."""
+    if platform is not None and sys.platform != platform:
+        where = {"darwin": "macOS", "win32": "Windows"}.get(platform, platform)
+        raise SinkUnavailable(f"{flag} needs {where}; {elsewhere}")
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise SinkUnavailable(f"{flag} needs {package} ({e}): pip install {package}") from None

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from live.output.sinks.base import Sink, SinkUnavailable, rgba
+from live.output.sinks.base import Sink, SinkUnavailable, require, rgba
 
 
 class NdiSink(Sink):
     kind = "ndi"
 
     def open(self, width: int, height: int, fps: float) -> None:
-        try:
-            import NDIlib as ndi
-        except ImportError as e:
-            raise SinkUnavailable(f"--ndi needs ndi-python ({e}): pip install ndi-python") from None
+        ndi = require("NDIlib", "--ndi", "ndi-python")
         if not ndi.initialize():
             raise SinkUnavailable("--ndi: the NDI runtime did not start on this machine (CPU or platform "
                                   "not supported)")

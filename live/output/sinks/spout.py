@@ -3,27 +3,19 @@ Windows take it as a Spout source. SpoutGL opens its own OpenGL context on the s
 frame. Written to SpoutGL's documented API; it could only be tested against a fake here (no Windows)."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from live.output.sinks.base import Sink, SinkUnavailable
+from live.output.sinks.base import Sink, require
 
 
 class SpoutSink(Sink):
     kind = "spout"
 
     def open(self, width: int, height: int, fps: float) -> None:
-        if sys.platform != "win32":
-            raise SinkUnavailable("--spout needs Windows (Spout); elsewhere use --ndi or --syphon (macOS)")
-        try:
-            import SpoutGL
-            from SpoutGL.enums import GL_RGB
-        except ImportError as e:
-            raise SinkUnavailable(f"--spout needs SpoutGL ({e}): pip install SpoutGL") from None
-        self.sender = SpoutGL.SpoutSender()
+        spout = require("SpoutGL", "--spout", "SpoutGL", "win32", "elsewhere use --ndi, or --syphon on macOS")
+        self._format = require("SpoutGL.enums", "--spout", "SpoutGL").GL_RGB
+        self.sender = spout.SpoutSender()
         self.sender.setSenderName(self.name)
-        self._format = GL_RGB
 
     def write(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]

@@ -3,28 +3,20 @@ VDMX and TouchDesigner on a Mac take it as a Syphon source. Written to syphon-py
 only be tested against a fake here (no macOS)."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from live.output.sinks.base import Sink, SinkUnavailable, rgba
+from live.output.sinks.base import Sink, require, rgba
 
 
 class SyphonSink(Sink):
     kind = "syphon"
 
     def open(self, width: int, height: int, fps: float) -> None:
-        if sys.platform != "darwin":
-            raise SinkUnavailable("--syphon needs macOS (Syphon); elsewhere use --ndi or --spout (Windows)")
-        try:
-            import syphon
-            from syphon.utils.numpy import copy_image_to_mtl_texture
-            from syphon.utils.raw import create_mtl_texture
-        except ImportError as e:
-            raise SinkUnavailable(f"--syphon needs syphon-python ({e}): pip install syphon-python") from None
+        syphon = require("syphon", "--syphon", "syphon-python", "darwin", "elsewhere use --ndi, or --spout on Windows")
+        raw = require("syphon.utils.raw", "--syphon", "syphon-python")
+        self._copy = require("syphon.utils.numpy", "--syphon", "syphon-python").copy_image_to_mtl_texture
         self.server = syphon.SyphonMetalServer(self.name)
-        self.texture = create_mtl_texture(self.server.device, width, height)
-        self._copy = copy_image_to_mtl_texture
+        self.texture = raw.create_mtl_texture(self.server.device, width, height)
         self._buf = None
 
     def write(self, frame: np.ndarray) -> None:

@@ -5,17 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from core.errors import first_line
-from live.output.sinks.base import Sink, SinkUnavailable
+from live.output.sinks.base import Sink, SinkUnavailable, require
 
 
 class VcamSink(Sink):
     kind = "vcam"
 
     def open(self, width: int, height: int, fps: float) -> None:
-        try:
-            import pyvirtualcam
-        except ImportError as e:
-            raise SinkUnavailable(f"--vcam needs pyvirtualcam ({e}): pip install pyvirtualcam") from None
+        pyvirtualcam = require("pyvirtualcam", "--vcam", "pyvirtualcam")
         try:
             self.cam = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB)
         except Exception as e:  # no v4l2loopback device / no OBS Virtual Camera installed
