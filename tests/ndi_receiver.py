@@ -40,7 +40,8 @@ class NdiReceiver:
         return False
 
     def collect(self, poll, count: int, timeout: float) -> list[tuple[np.ndarray, float]]:
-        """Up to `count` video frames (copies) with their arrival time.monotonic; `poll` runs between tries."""
+        """Up to `count` video frames (copies) with the time the sender sent each (NDI's timestamp, seconds:
+        frames may arrive in bursts); `poll` runs between tries."""
         ndi = self.ndi
         deadline = time.monotonic() + timeout
         if self.recv is None and not self.connect(timeout, poll):
@@ -50,7 +51,7 @@ class NdiReceiver:
             poll()
             kind, video, _, _ = ndi.recv_capture_v2(self.recv, 100)
             if kind == ndi.FRAME_TYPE_VIDEO:
-                got.append((np.array(video.data, copy=True), time.monotonic()))
+                got.append((np.array(video.data, copy=True), video.timestamp / 1e7))
                 ndi.recv_free_video_v2(self.recv, video)
         return got
 

@@ -5,6 +5,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -66,21 +68,33 @@ def test_headless_ndi_output_is_received_and_the_flash_guard_holds_on_a_rave_set
     ndi = s["outputs"][0]
     assert ndi["kind"] == "ndi" and ndi["sent"] > 100 and ndi["error"] is None, s["outputs"]
     assert s["window"] is False and s["flash_guard"]["frames"] > 0 and s["beat_cuts"]["shown"] >= 5, s
-    assert not err.strip() or all(line.startswith("live: ") for line in err.strip().splitlines()), err
+    lines = err.strip().splitlines()
+    assert all(line.startswith("live: ") for line in lines), err
+    assert any("render" in line and "NDI" in line and "sent" in line for line in lines), err  # the HUD, logged
 
 
 def test_cuts_land_on_the_beats_of_a_link_peer_at_128_bpm(mic, tiny_model_dir, tmp_path):
     pytest.importorskip("aalink", reason="aalink not installed: pip install aalink")
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import BlockingOSCUDPServer
+
+    got = []
+    d = Dispatcher()
+    d.set_default_handler(lambda address, *args: got.append((time.monotonic(), address, args)))
+    osc = BlockingOSCUDPServer(("127.0.0.1", 0), d)
+    threading.Thread(target=osc.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     peer_out, stats = tmp_path / "peer.json", tmp_path / "stats.json"
     peer = subprocess.Popen([sys.executable, "-m", "tests.link_peer", "128", "60", str(peer_out)], cwd=REPO,
                             env=mic.env)
     try:
         app = start_live(mic, tiny_model_dir, "--link", "--cut-on-beat", "2", "--duration", "14", "--stats",
-                         str(stats))
+                         str(stats), "--osc-out", f"127.0.0.1:{osc.server_address[1]}")
         finish(app)
     finally:
         peer.terminate()
         peer.wait(10)
+        osc.shutdown()
+        osc.server_close()
     s = json.loads(stats.read_text())
     assert s["link"]["tempo"] == pytest.approx(128, abs=0.01) and s["link"]["peers"] >= 1, s["link"]
     cuts = s["beat_cuts"]["cuts"]
@@ -95,3 +109,12 @@ def test_cuts_land_on_the_beats_of_a_link_peer_at_128_bpm(mic, tiny_model_dir, t
     at = slope * shown + b0
     errors = np.abs(((at + 1) % 2 - 1) / slope * 1000)  # ms to the nearest even beat
     assert np.median(errors) <= 10 and (errors <= 20).mean() >= 0.9, (errors, s["beat_cuts"]["lead_ms"])
+
+    # OSC out: the HUD's Link figures, and beats sent on the session's beats (not on analysis frames)
+    status = [args for _, address, args in got if address == "/live/status/link"]
+    assert status and status[-1][0] == pytest.approx(128) and status[-1][1] >= 1, status[-3:]
+    beats = np.array([t for t, address, _ in got if address == "/live/features/beat"])
+    on_link = beats[beats > shown[0]]  # once Link leads
+    assert len(on_link) >= 10
+    off = np.abs(((slope * on_link + b0 + 0.5) % 1 - 0.5) / slope * 1000)  # ms to the nearest peer beat
+    assert np.median(off) <= 10, off
