@@ -71,9 +71,10 @@ class LinkSession:
         link.enabled = True
         self.link = link
         self._ready.set()
-        beats = asyncio.ensure_future(self._beats())
+        beats = asyncio.ensure_future(self._beats()) if self.on_beat is not None else None
         await self._stop.wait()
-        beats.cancel()
+        if beats is not None:
+            beats.cancel()
         link.enabled = False
         self.link = None
         del link  # on this thread, while the loop still runs
@@ -83,11 +84,10 @@ class LinkSession:
         while True:
             beat = await self.link.sync(1)
             self.beats += 1
-            if self.on_beat is not None:
-                try:
-                    self.on_beat(int(round(beat)), float(self.link.tempo))
-                except Exception:  # noqa: BLE001 - a sender's hiccup must not end the session
-                    pass
+            try:
+                self.on_beat(int(round(beat)), float(self.link.tempo))
+            except Exception:  # noqa: BLE001 - a sender's hiccup must not end the session
+                pass
 
     # ---- any thread ----------------------------------------------------------------------------------------
     def state(self) -> LinkState:

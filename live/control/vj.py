@@ -136,7 +136,8 @@ class VJ:
         if on and self.link is None:
             from live.control.link import LinkSession
             try:
-                self.link = LinkSession(self.opts.link_quantum, self.beat.bpm or 120.0, self._link_beat)
+                self.link = LinkSession(self.opts.link_quantum, self.beat.bpm or 120.0,
+                                        self._link_beat if self.osc_out is not None else None)
             except LiveError as e:
                 return warn(f"{e} — continuing with the beat tracker")
         elif not on and self.link is not None:
@@ -188,7 +189,7 @@ class VJ:
             return None
         st = self.link.state()
         return dict(enabled=st.enabled, tempo=round(st.tempo, 2), peers=st.peers, quantum=st.quantum,
-                    leads=st.peers > 0 and st.enabled, beats=self.link.beats)
+                    leads=st.peers > 0 and st.enabled)
 
     def hud(self) -> str:
         st = self.link.state() if self.link is not None else None
