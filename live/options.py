@@ -197,6 +197,8 @@ def live_options(ns) -> LiveOptions:
                    link_quantum=number(ns.link_quantum, "--link-quantum", 1, 64, integer=True))
     outputs = OutputOptions(ndi=_name(ns.ndi, "--ndi"), vcam=ns.vcam, syphon=_name(ns.syphon, "--syphon"),
                             spout=_name(ns.spout, "--spout"), size=output_size(ns.output_size))
+    if outputs.size is not None and not outputs.wanted():
+        raise LiveError("--output-size sizes the video outputs: add one (--ndi, --vcam, --syphon or --spout)")
     return LiveOptions(input=inp, window=window, vj=vj, outputs=outputs, stats=ns.stats,
                        duration=number(ns.duration, "--duration", 0, math.inf, above=True),
                        display_rate=number(ns.display_rate, "--display-rate", 1, 480),
