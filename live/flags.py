@@ -24,6 +24,7 @@ examples:
   live --midi nanoKONTROL --osc 9000 --preset chill   VJ control from a controller and from OSC
   live --cut-on-beat 16 --record sets/friday   new classes every 16 beats; record the set
   live --export --replay sets/friday -o friday.mp4 --model biggan-deep-512   re-render the set
+  live --no-window --ndi --link --cut-on-beat 4 --osc 9000   a headless party PC feeding the mixer
 
 models: biggan-deep-128|256|512 download once into the user cache (set LIVE_CACHE_DIR to move it);
 a directory holding config.json + pytorch_model.bin loads locally (use that offline)."""
@@ -130,6 +131,27 @@ def _live_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scale-filter", choices=["smooth", "nearest"], default="smooth",
                    help="upscaling of the frame to the window (default smooth)")
     g.add_argument("--stats", metavar="FILE.json", help="write measured fps, latency, xruns... at exit")
+    g.add_argument("--no-window", action="store_true", help="headless: no window and no keys (control by OSC "
+                   "and MIDI); the HUD figures go to the log every 10 s, OSC out and --stats")
+    g.add_argument("--display-rate", type=float, metavar="HZ",
+                   help="frames a second shown and sent (default: the monitor's refresh rate, else 60)")
+    g.add_argument("--interpolate", choices=["auto", "on", "off"], default="auto",
+                   help="cross-fade the two newest rendered frames at the display rate (default auto: when "
+                        "the engine renders slower than the display refreshes; adds up to one render of latency)")
+    g.add_argument("--flash-guard", choices=["on", "off"], default=None,
+                   help="at most 3 flashes a second (WCAG 2.3.1) by softening big luminance changes (default: "
+                        "on fullscreen, headless and with a video output; off in a window)")
+    g = p.add_argument_group("video outputs (live mode: the window's frames; a missing library or platform is "
+                             "one line and live goes on)")
+    g.add_argument("--ndi", nargs="?", const="live", metavar="NAME",
+                   help="send as an NDI source, seen by mixers as 'HOST (NAME)' (default name: live)")
+    g.add_argument("--vcam", action="store_true",
+                   help="send to a virtual camera (v4l2loopback on Linux, OBS Virtual Camera on Windows/macOS)")
+    g.add_argument("--syphon", nargs="?", const="live", metavar="NAME", help="Syphon server (macOS)")
+    g.add_argument("--spout", nargs="?", const="live", metavar="NAME", help="Spout sender (Windows)")
+    g.add_argument("--output-size", metavar="WxH",
+                   help="scale the outputs' frames to this size (letterboxed, the window's --scale-filter), "
+                        "e.g. 1920x1080; default: the model's resolution")
 
 
 def _vj_flags(p: argparse.ArgumentParser) -> None:
@@ -145,6 +167,11 @@ def _vj_flags(p: argparse.ArgumentParser) -> None:
                    "/live/classes s, /live/freeze i, /live/cut, /live/tap (host 127.0.0.1 unless given)")
     g.add_argument("--osc-out", metavar="HOST:PORT",
                    help="send /live/features/flux, /power, /chroma (12) every frame and /beat on beats")
-    g.add_argument("--cut-on-beat", type=int, metavar="N", help="new random classes every N beats (t taps)")
+    g.add_argument("--cut-on-beat", type=int, metavar="N", help="new random classes every N beats (t taps); "
+                   "each lands on its beat (scheduled ahead by the measured render-to-screen latency)")
+    g.add_argument("--link", action="store_true", help="join the Ableton Link session: its tempo and beats drive "
+                   "beat cuts and OSC beats while it has peers; tap tempo sets its tempo (l toggles)")
+    g.add_argument("--link-quantum", type=float, default=4.0, metavar="BEATS",
+                   help="Link quantum: the bar length that peers align their phase to (default 4)")
     g.add_argument("--record", metavar="DIR", help="record the set: audio.wav, events.jsonl, session.json, "
                    "latents.npz; re-render it with --export --replay DIR")

@@ -84,6 +84,22 @@ class WindowOptions:
     fullscreen: bool = False
     display: int = 0
     scale_filter: str = "smooth"
+    show: bool = True  # False: --no-window
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """Video sinks beside the window (names: the source name peers see)."""
+    ndi: str | None = None
+    vcam: bool = False
+    syphon: str | None = None
+    spout: str | None = None
+    size: tuple[int, int] | None = None  # --output-size (width, height)
+
+    def wanted(self) -> list[tuple[str, str]]:
+        return [(kind, name) for kind, name in (("ndi", self.ndi), ("vcam", "" if self.vcam else None),
+                                                 ("syphon", self.syphon), ("spout", self.spout))
+                if name is not None]
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,8 @@ class VJOptions:
     osc_out: str | None = None  # HOST:PORT to send features to
     cut_on_beat: int | None = None  # new classes every N beats
     record: str | None = None  # folder
+    link: bool = False  # join the Ableton Link session
+    link_quantum: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -101,8 +119,17 @@ class LiveOptions:
     input: InputOptions = field(default_factory=InputOptions)
     window: WindowOptions = field(default_factory=WindowOptions)
     vj: VJOptions = field(default_factory=VJOptions)
+    outputs: OutputOptions = field(default_factory=OutputOptions)
     duration: float | None = None  # quit after this many seconds
     stats: str | None = None  # --stats FILE.json
+    display_rate: float | None = None  # Hz; None: the monitor's, else 60
+    interpolate: str = "auto"  # auto | on | off
+    flash_guard: str | None = None  # on | off; None: on for fullscreen, headless and video outputs
+
+    def flash_guard_on(self, outputs: bool) -> bool:
+        if self.flash_guard is not None:
+            return self.flash_guard == "on"
+        return self.window.fullscreen or not self.window.show or outputs
 
 
 @dataclass(frozen=True)
@@ -181,11 +208,40 @@ def live_options(ns) -> LiveOptions:
     inp = InputOptions(device=ns.device, samplerate=number(ns.samplerate, "--samplerate", 8000, 384000, True),
                        blocksize=number(ns.blocksize, "--blocksize", 0, 16384, True),
                        channels=number(ns.channels, "--channels", 1, 64, True))
-    window = WindowOptions(ns.fullscreen, number(ns.display, "--display", 0, 63, True), ns.scale_filter)
+    if ns.no_window and ns.fullscreen:
+        raise LiveError("--no-window and --fullscreen: pass one (headless runs have no window to fill)")
+    window = WindowOptions(ns.fullscreen, number(ns.display, "--display", 0, 63, True), ns.scale_filter,
+                           show=not ns.no_window)
     vj = VJOptions(midi=ns.midi, midi_map=ns.midi_map, osc=ns.osc, osc_out=ns.osc_out, record=ns.record,
-                   cut_on_beat=number(ns.cut_on_beat, "--cut-on-beat", 1, 1024, True))
-    return LiveOptions(input=inp, window=window, vj=vj, stats=ns.stats,
-                       duration=number(ns.duration, "--duration", 0, math.inf, above=True))
+                   cut_on_beat=number(ns.cut_on_beat, "--cut-on-beat", 1, 1024, True), link=ns.link,
+                   link_quantum=number(ns.link_quantum, "--link-quantum", 1, 64, integer=True))
+    outputs = OutputOptions(ndi=_name(ns.ndi, "--ndi"), vcam=ns.vcam, syphon=_name(ns.syphon, "--syphon"),
+                            spout=_name(ns.spout, "--spout"), size=output_size(ns.output_size))
+    if outputs.size is not None and not outputs.wanted():
+        raise LiveError("--output-size sizes the video outputs: add one (--ndi, --vcam, --syphon or --spout)")
+    return LiveOptions(input=inp, window=window, vj=vj, outputs=outputs, stats=ns.stats,
+                       duration=number(ns.duration, "--duration", 0, math.inf, above=True),
+                       display_rate=number(ns.display_rate, "--display-rate", 1, 480),
+                       interpolate=ns.interpolate, flash_guard=ns.flash_guard)
+
+
+def _name(value: str | None, flag: str) -> str | None:
+    if value is not None and not value.strip():
+        raise LiveError(f"{flag} needs a source name (or none for 'live'), not an empty one")
+    return value.strip() if value is not None else None
+
+
+def output_size(spec: str | None) -> tuple[int, int] | None:
+    """'WxH' -> (W, H), each 16-7680 and even (video formats want even sizes)."""
+    if spec is None:
+        return None
+    w, sep, h = spec.lower().partition("x")
+    if not sep or not w.strip().isdigit() or not h.strip().isdigit():
+        raise LiveError(f"--output-size {spec}: give WIDTHxHEIGHT, e.g. 1920x1080")
+    size = (int(w), int(h))
+    if not all(16 <= v <= 7680 and v % 2 == 0 for v in size):
+        raise LiveError(f"--output-size {spec}: width and height must be even numbers 16–7680")
+    return size
 
 
 def classes_query(ns) -> ClassesQuery:

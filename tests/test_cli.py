@@ -43,6 +43,15 @@ def test_more_classes_than_pitch_classes_is_an_error(capsys, tmp_path):
     (["--channels", "0"], "--channels 0 is out of range 1–64"),
     (["--cut-on-beat", "0"], "--cut-on-beat 0 is out of range 1–1024"),
     (["--duration", "-3"], "--duration -3 is out of range above 0"),
+    (["--display-rate", "0"], "--display-rate 0 is out of range 1–480"),
+    (["--link-quantum", "2.5"], "--link-quantum 2.5 must be a whole number 1–64"),
+    (["--output-size", "1920"], "--output-size 1920: give WIDTHxHEIGHT, e.g. 1920x1080"),
+    (["--output-size", "1920x1080"], "--output-size sizes the video outputs: add one (--ndi, --vcam, --syphon or "
+                                     "--spout)"),
+    (["--ndi", "--output-size", "1921x1080"], "--output-size 1921x1080: width and height must be even numbers 16–7680"),
+    (["--ndi", " "], "--ndi needs a source name (or none for 'live'), not an empty one"),
+    (["--no-window", "--fullscreen"], "--no-window and --fullscreen: pass one (headless runs have no window to "
+                                      "fill)"),
 ])
 def test_live_mode_numbers(capsys, args, message):
     assert main(args + ["--model", "/nonexistent/model"]) == 2

@@ -95,13 +95,23 @@ def test_counter_fires_every_n_beats_and_restarts_on_a_tap():
     assert [c.beat() for _ in range(4)] == [False, False, False, True]
 
 
-def test_vj_cuts_every_n_beats_from_feature_frames():
+def test_vj_plans_a_cut_every_n_beats_ahead_of_its_beat():
+    """Frames stamped with their capture time as the clock: each cut is asked for `lead` before its beat and
+    carries the beat's time, on the pulses' 0.5 s grid."""
     vj = VJ(VJOptions(cut_on_beat=4), 22050)
     t, flux = pulses(np.arange(0.1, 20, 0.5), 20)
+    cuts = []
     for i, (ti, fi) in enumerate(zip(t, flux)):
         vj.on_frame(Frame(i, ti, np.zeros(12, np.float32), fi, 0.0), t_capture=ti)
-    cuts = vj.actions()
-    assert cuts and set(cuts) == {NewClasses()}
-    assert len(cuts) == vj.beat.beats // 4
+        cuts += [(ti, a) for a in vj.actions(now=ti)]
+    assert cuts and all(isinstance(a, NewClasses) for _, a in cuts)
+    assert abs(len(cuts) - vj.beat.beats // 4) <= 1
+    planned = [(now, a.show_at) for now, a in cuts[2:] if a.show_at is not None]  # once the tempo settled
+    assert len(planned) >= len(cuts) - 3
+    lead = vj.planner.lead()
+    for now, show_at in planned:
+        assert 0 < show_at - now <= lead + 0.03  # asked for ahead of its beat, by about the lead
+        assert abs((show_at - 0.1 + 0.25) % 0.5 - 0.25) < 0.03  # on a beat of the music
+    assert np.allclose(np.diff([s for _, s in planned]), 2.0, atol=0.05)  # every 4 beats of 120 BPM
     assert vj.hud().startswith("BPM 120") and "cut " in vj.hud()
     vj.close()

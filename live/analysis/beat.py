@@ -41,6 +41,7 @@ class BeatTracker:
         self._pending_taps: list[float] = []
         self._locked_until = 0.0
         self.tapped = False
+        self.tap_bpm: float | None = None  # the tempo the current tap sequence set (2+ taps), else None
 
     @property
     def bpm(self) -> float | None:
@@ -96,9 +97,11 @@ class BeatTracker:
         """True if the tap is a beat on this frame (it is when it was not long ago)."""
         if self._taps and tap - self._taps[-1] > TAP_GAP_S:
             self._taps.clear()
+            self.tap_bpm = None
         self._taps = (self._taps + [tap])[-5:]
         if len(self._taps) >= 2:
             self.period = float(np.median(np.diff(self._taps)))
+            self.tap_bpm = 60.0 / self.period
             self.prior_bpm, self.prior_oct = 60.0 / self.period, TAP_OCTAVES
             self._candidate, self._votes = None, 0
         if self.period is not None:  # the tap was a beat: put the grid on it

@@ -94,7 +94,9 @@ class ChooseClasses(Action):
 
 @dataclass(frozen=True)
 class NewClasses(Action):
-    """A new random class set (key c, beat cut, /live/cut, MIDI 'cut')."""
+    """A new random class set (key c, beat cut, /live/cut, MIDI 'cut'); a planned beat cut carries the
+    time.monotonic its image is due on screen."""
+    show_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,12 @@ class ToggleFreeze(Action):
 @dataclass(frozen=True)
 class Tap(Action):
     """A tap of the tempo (at the time it is dispatched)."""
+
+
+@dataclass(frozen=True)
+class LinkSync(Action):
+    """Join (True) or leave (False) the Ableton Link session; None toggles."""
+    on: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,7 @@ class Quit(Action):
 
 # ---- the words users write --------------------------------------------------------------------------------------
 # One-word actions (MIDI map values, MIDI learn targets, OSC addresses /live/<word>).
-NAMED = {"cut": NewClasses(), "freeze": ToggleFreeze(), "reseed": NewSeed(), "tap": Tap()}
+NAMED = {"cut": NewClasses(), "freeze": ToggleFreeze(), "reseed": NewSeed(), "tap": Tap(), "link": LinkSync()}
 
 
 def named(word: str, source: str) -> Action:

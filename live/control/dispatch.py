@@ -43,10 +43,12 @@ class Dispatcher:
     window: has toggle_fullscreen(), toggle_hud(), toggle_help() (None when headless).
     midi: a live.control.midi.MidiControl (maps messages, learns) or None.
     tap: called with no argument for every Tap.
+    link: called with True / False / None (toggle) for every LinkSync; returns the toast.
     """
 
-    def __init__(self, look: Look, window=None, midi=None, tap: Callable[[], str] | None = None):
-        self.look, self.window, self.midi, self._tap = look, window, midi, tap
+    def __init__(self, look: Look, window=None, midi=None, tap: Callable[[], str] | None = None,
+                 link: Callable[[bool | None], str] | None = None):
+        self.look, self.window, self.midi, self._tap, self._link = look, window, midi, tap, link
         self.quit = False
         self._table: dict[type, Callable[[A.Action], Result]] = {
             A.SetParam: self._set_param, A.Nudge: lambda a: self.look.nudge(a.name or self.look.selected, a.steps),
@@ -58,6 +60,7 @@ class Dispatcher:
             A.SetClasses: lambda a: self.look.set_classes(a.ids),
             A.Reseed: lambda a: self.look.reseed(a.seed),
             A.Tap: lambda a: ([], self._tap() if self._tap else "tap"),
+            A.LinkSync: lambda a: ([], self._link(a.on) if self._link else "Link is not available here"),
             A.MidiLearn: self._midi_learn, A.MidiMessage: self._midi_message,
             A.Report: lambda a: ([], warn(a.text)),
             A.ToggleFullscreen: lambda a: self._window("toggle_fullscreen"),

@@ -5,10 +5,13 @@ In (UDP, on its own thread; every message becomes an action for the main thread,
   /live/preset s        a preset by name (an int: the n-th preset, as keys 1-9)
   /live/classes s       comma list of ImageNet names or ids
   /live/freeze i        1 freezes, 0 runs (no argument toggles)
+  /live/link i          1 joins the Ableton Link session, 0 leaves it (no argument toggles)
   /live/cut             new random classes          /live/reseed   new seed     /live/tap   tap tempo
 Out (one datagram per feature frame, ~43 a second):
   /live/features/flux f, /live/features/power f, /live/features/chroma f×12 (C..B),
-  /live/features/beat i f on each beat (beat count, BPM; BPM 0 while unknown)
+  /live/features/beat i f on each beat (beat count, BPM; BPM 0 while unknown; on Link's beats while it leads),
+  /live/status/render_fps, display_fps, images_fps, latency_ms f, /live/status/link f i (tempo, peers),
+  /live/status/output/<kind> i i (sent, dropped) once a second
 Malformed or unknown messages are reported on the HUD and stderr and otherwise ignored.
 """
 from __future__ import annotations
@@ -103,12 +106,15 @@ def _classes(args, source):
     return A.ChooseClasses(",".join(str(a) for a in args), source)
 
 
-def _freeze(args, source):
-    if not args:
-        return A.ToggleFreeze()
-    if len(args) == 1 and (_number(args[0]) or isinstance(args[0], bool)):
-        return A.Freeze(bool(args[0]))
-    raise _bad(source, args, "0 or 1")
+def _switch(make):
+    """On/off addresses: 1 on, 0 off, no argument toggles (make(None))."""
+    def parse(args, source):
+        if not args:
+            return make(None)
+        if len(args) == 1 and (_number(args[0]) or isinstance(args[0], bool)):
+            return make(bool(args[0]))
+        raise _bad(source, args, "0 or 1")
+    return parse
 
 
 def _word(word: str):
@@ -129,7 +135,9 @@ def _bad(source: str, args, want: str) -> LiveError:
 # Address -> parser of its arguments; README's OSC list is checked against this table by a test.
 ADDRESSES = {**{f"/live/{name}": _param(name) for name in PARAM_SPECS},
              **{f"/live/{word}": _word(word) for word in A.NAMED},
-             "/live/freeze": _freeze,  # replaces the one-word form: 1 freezes, 0 runs, no argument toggles
+             # these replace the one-word forms: 1 on, 0 off, no argument toggles
+             "/live/freeze": _switch(lambda on: A.ToggleFreeze() if on is None else A.Freeze(on)),
+             "/live/link": _switch(A.LinkSync),
              "/live/preset": _preset, "/live/classes": _classes}
 
 
@@ -160,6 +168,16 @@ class OscOut:
             self.client.send_message("/live/features/power", float(frame.power))
             self.client.send_message("/live/features/chroma", [float(v) for v in frame.chroma])
             if beat:
-                self.client.send_message("/live/features/beat", [int(beats), float(bpm or 0.0)])
+                self.beat(beats, bpm)
         except OSError:
             self.errors += 1  # e.g. network down: drop the frame, never stall the analysis
+
+    def beat(self, beats: int, bpm: float | None) -> None:
+        """/live/features/beat (beat count, BPM): from the tracker's frames, or on Link's beats."""
+        self.message("/live/features/beat", [int(beats), float(bpm or 0.0)])
+
+    def message(self, address: str, args) -> None:
+        try:
+            self.client.send_message(address, args)
+        except OSError:
+            self.errors += 1

@@ -2,8 +2,10 @@
 hot reload, recording. The runtime calls it from two threads:
 
   analysis thread: on_frame(frame, t_capture) for every feature frame (beat, tap, OSC out); recorder hooks
-  main thread:     actions() (queued OSC/MIDI/beat actions, for the dispatcher), tap() for Tap actions,
-                   tick(preset) about every frame (hot reload, recorder errors), hud()
+  main thread:     actions() (queued OSC/MIDI actions and planned beat cuts, for the dispatcher), tap() for
+                   Tap actions, set_link() for Link on/off, tick(preset) about every frame (hot reload,
+                   recorder errors), hud()
+  link thread:     beat-synced OSC out while the Link session has peers
 
 Nothing here touches the walker or the look: inputs become actions (live.control.actions) for the dispatcher.
 """
@@ -17,8 +19,11 @@ from core.errors import LiveError, warn
 from live.analysis.beat import BeatCounter, BeatTracker
 from live.analysis.features import hop_samples
 from live.control import actions as A
+from live.control.cuts import CutPlanner, Forecast
 from live.control.dispatch import Inbox
 from live.control.presets import PresetReloader, PresetWatcher, preset_path
+
+LINK_SETTLE_S = 1.0  # Link leads the cuts once its session has had peers this long
 
 
 class VJ:
@@ -31,6 +36,11 @@ class VJ:
         self.inbox = Inbox()
         self.beat = BeatTracker(hop_samples(samplerate) / samplerate)
         self.counter = BeatCounter(opts.cut_on_beat) if opts.cut_on_beat else None
+        self.planner = CutPlanner(opts.cut_on_beat) if opts.cut_on_beat else None
+        self.cut_beats = 0  # cut beats the tracker has fired
+        self._forecast: Forecast | None = None  # the tracker's next cut beat (analysis -> main thread)
+        self.link = None
+        self._link_since: float | None = None  # since when the Link session has had peers
         self._taps: collections.deque = collections.deque()  # time.monotonic of taps (main -> analysis)
         self.midi_ctl = self._midi_control(opts)
         self.midi_port = None
@@ -73,6 +83,8 @@ class VJ:
                     self.opts.midi, lambda m: self.inbox.put(A.MidiMessage(m)))
             except LiveError as e:
                 warn(f"{e} — continuing without MIDI")
+        if self.opts.link:
+            self.set_link(True)
         return self
 
     def close(self) -> None:
@@ -80,7 +92,7 @@ class VJ:
         if self._closed:
             return
         self._closed = True
-        for part in (self.osc, self.midi_port):
+        for part in (self.link, self.osc, self.midi_port):
             if part is not None:
                 try:
                     part.close()
@@ -94,18 +106,68 @@ class VJ:
         """Every feature frame; t_capture is the time.monotonic at which its last sample was captured."""
         while self._taps:  # monotonic -> audio time through this frame's capture time
             self.beat.tap(frame.time_s + (self._taps.popleft() - t_capture))
-        is_beat = self.beat.push(frame.time_s, frame.flux)
+        beat = self.beat
+        is_beat = beat.push(frame.time_s, frame.flux)
+        if beat.tapped and beat.tap_bpm and self.link is not None:
+            self.link.propose_tempo(beat.tap_bpm)  # tap tempo sets the session's tempo
         if self.counter is not None:
-            if self.beat.tapped:
+            if beat.tapped:
                 self.counter.restart()  # the tapped beat is beat 1 of the next N
             elif is_beat and self.counter.beat():
-                self.inbox.put(A.NewClasses())
-        if self.osc_out is not None:
-            self.osc_out.send(frame, is_beat, self.beat.beats, self.beat.bpm)
+                self.cut_beats += 1
+            cut_next = self.counter.count + 1 >= self.counter.every and beat.next_beat is not None
+            self._forecast = Forecast(t_capture + beat.next_beat - frame.time_s if cut_next else None,
+                                      beat.period or 0.5, self.cut_beats)
+        if self.osc_out is not None:  # beats from Link go out on the Link thread, on the beat
+            self.osc_out.send(frame, is_beat and not self.link_leads(), beat.beats, beat.bpm)
+
+    # ---- Link ----------------------------------------------------------------------------------------------
+    def link_leads(self) -> bool:
+        """Link drives beat cuts and beat messages while its session has other peers."""
+        return self.link is not None and self.link.state().peers > 0
+
+    def _link_beat(self, beat: int, bpm: float) -> None:
+        if self.osc_out is not None and self.link_leads():
+            self.osc_out.beat(beat, bpm)
+
+    def set_link(self, on: bool | None = None) -> str:
+        """Join (True), leave (False) or toggle (None) the Link session; the toast text."""
+        on = self.link is None if on is None else on
+        if on and self.link is None:
+            from live.control.link import LinkSession
+            try:
+                self.link = LinkSession(self.opts.link_quantum, self.beat.bpm or 120.0,
+                                        self._link_beat if self.osc_out is not None else None)
+            except LiveError as e:
+                return warn(f"{e} — continuing with the beat tracker")
+        elif not on and self.link is not None:
+            self.link.close()
+            self.link = None
+        return "Link on" if on else "Link off: beat tracker"
+
+    def forecast(self, now: float) -> Forecast | None:
+        """The next cut beat, from Link when it has peers, else from the beat tracker."""
+        if self.link is not None:
+            st = self.link.state()
+            if not (st.peers > 0 and st.enabled):
+                self._link_since = None
+            elif self._link_since is None:
+                self._link_since = now  # a joining peer's timeline takes a moment to settle
+            elif now - self._link_since >= LINK_SETTLE_S:
+                every = self.planner.every
+                self.planner.fired = self.cut_beats  # tracked beats do not cut while Link leads
+                return Forecast(st.time_of(st.next_beat(every, after=now)), 60.0 / st.tempo)
+        return self._forecast
 
     # ---- main thread ------------------------------------------------------------------------------------
-    def actions(self) -> list[A.Action]:
-        return self.inbox.drain()
+    def actions(self, now: float | None = None) -> list[A.Action]:
+        out = self.inbox.drain()
+        if self.planner is not None:
+            now = time.monotonic() if now is None else now
+            cut = self.planner.poll(now, self.forecast(now))
+            if cut is not None:
+                out.append(cut)
+        return out
 
     def tap(self) -> str:
         """A Tap action: taken on the analysis thread's next frame at the time it was dispatched."""
@@ -122,10 +184,25 @@ class VJ:
             out.append(([], rec.error))
         return out
 
+    def link_stats(self) -> dict | None:
+        if self.link is None:
+            return None
+        st = self.link.state()
+        return dict(enabled=st.enabled, tempo=round(st.tempo, 2), peers=st.peers, quantum=st.quantum,
+                    leads=st.peers > 0 and st.enabled)
+
     def hud(self) -> str:
-        bpm = self.beat.bpm
-        parts = [f"BPM {bpm:.0f} " + "".join("*" if i == (self.beat.beats - 1) % 4 else "." for i in range(4))
-                 if bpm else "BPM -"]
+        st = self.link.state() if self.link is not None else None
+        if st is not None and st.peers > 0:
+            phase = int(st.beat_at(time.monotonic()) % st.quantum)
+            parts = [f"LINK {st.tempo:.1f} BPM {st.peers} peer{'s' if st.peers > 1 else ''} "
+                     + "".join("*" if i == phase else "." for i in range(int(st.quantum)))]
+        else:
+            bpm = self.beat.bpm
+            parts = [f"BPM {bpm:.0f} " + "".join("*" if i == (self.beat.beats - 1) % 4 else "." for i in range(4))
+                     if bpm else "BPM -"]
+            if st is not None:
+                parts.append("LINK no peers" if st.enabled else "LINK off")
         if self.counter is not None:
             parts.append(f"cut {self.counter}")
         name = self.midi_ctl.port_name

@@ -26,6 +26,7 @@ PARAM_KEYS = {"p": "pitch_sensitivity", "e": "tempo_sensitivity", "j": "jitter",
 KEYS: dict[str, A.Action] = {
     "q": A.Quit(), "escape": A.Quit(), "f": A.ToggleFullscreen(), "h": A.ToggleHud(), "?": A.ToggleHelp(),
     "space": A.ToggleFreeze(), "r": A.NewSeed(), "c": A.NewClasses(), "t": A.Tap(), "m": A.MidiLearn(),
+    "l": A.LinkSync(),
     **{str(n): A.LoadPreset(number=n) for n in range(1, 10)},
     **{letter: A.Select(name) for letter, name in PARAM_KEYS.items()},
     "left": A.Select(step=-1), "right": A.Select(step=1), "up": A.Nudge(None, 1), "down": A.Nudge(None, -1),
@@ -43,6 +44,7 @@ HELP_ROWS = [
     ("1 - 9", [str(n) for n in range(1, 10)], "load preset N (1 = default, then the others by name)"),
     ("t", ["t"], "tap the tempo (2+ taps set it; a tap marks beat 1 for --cut-on-beat)"),
     ("m", ["m"], "MIDI learn: move a control, then press a parameter or action key"),
+    ("l", ["l"], "Ableton Link on/off (its tempo and beats drive the cuts while it has peers)"),
     (" ".join(PARAM_KEYS), list(PARAM_KEYS), "select a look parameter: pitch sensitivity, tempo (e) "
      "sensitivity,\n               jitter, truncation (u), smooth factor, number of classes"),
     ("Left/Right", ["left", "right"], "select the previous / next parameter"),

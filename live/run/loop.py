@@ -1,14 +1,16 @@
-"""Live mode: audio input -> analysis thread (features + walker) -> render thread (engine) -> window.
+"""Live mode: audio input -> analysis thread (features + walker) -> render thread (engine) -> presenter
+(display-rate blending, held beat cuts, flash guard) -> the window and every video sink.
 
 Threads (live.run.threads): the PortAudio callback fills a ring (live.audio.capture); the analysis thread drains
 it hop by hop into the features and the walker and publishes the newest state; the render thread renders the
-newest state into a 2-slot frame queue; the main thread owns pygame and dispatches every action.
-Latency is measured per displayed frame: from the capture time of the newest audio sample that went into
-its walker state to the return of its display flip.
+newest state into a 2-slot frame queue; the main thread owns pygame, dispatches every action and runs the
+presenter (live.run.present); each sink sends on its own thread (live.output.sinks). With --no-window the
+main thread paces the presenter itself.
+Latency is measured per new image shown: from the capture time of the audio that went into it (weighted, for a
+blend) to the return of its display flip (without a window: to its hand-over to the sinks).
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
 import threading
 import time
@@ -20,13 +22,18 @@ from core.errors import warn
 from core.files import check_output
 from engine.hints import SETTLE_S, int8_hint
 from live.audio.capture import AudioInput
-from live.classes import LABELS
+from live.control import actions as A
 from live.control.dispatch import Dispatcher
 from live.control.look import Look, StartLook
 from live.options import EngineOptions, LiveOptions
-from live.output.window import Display
-from live.run.stats import LatencyHist, rate, write_stats
-from live.run.threads import Analysis, Renderer
+from live.output.flashguard import FlashGuard
+from live.output.sinks import Outputs
+from live.run.present import Presenter, refresh_rate
+from live.run.report import Report
+from live.run.stats import rate, write_stats
+from live.run.threads import Analysis, CutMark, Renderer
+
+DEFAULT_RATE_HZ = 60.0  # the display rate where the monitor's is unknown (no window, dummy or virtual display)
 
 
 def run_live(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions = EngineOptions(),
@@ -69,60 +76,78 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
     res = int(engine.resolution)
     title = f"live — {audio.device_name}"
     win = opts.window
-    display = Display(title, (res, res), win.fullscreen, win.display, win.scale_filter)
-    dispatcher = Dispatcher(look, window=display, midi=vj.midi_ctl, tap=vj.tap)
+    display = None
+    if win.show:
+        from live.output.window import Display
+        display = Display(title, (res, res), win.fullscreen, win.display, win.scale_filter)
+    rate_hz = opts.display_rate or (refresh_rate(win.display) if display else None) or DEFAULT_RATE_HZ
+    try:
+        outputs = Outputs.open(opts.outputs.wanted(), (res, res), rate_hz, opts.outputs.size,
+                               win.scale_filter == "smooth")
+    except BaseException:
+        if display is not None:
+            display.close()
+        raise
+    guard = FlashGuard() if opts.flash_guard_on(bool(outputs)) else None
+    dispatcher = Dispatcher(look, window=display, midi=vj.midi_ctl, tap=vj.tap, link=vj.set_link)
     try:  # the recording starts once the window is up, so a failed start leaves no recording behind
         vj.start(dict(seed=start.seed, preset=start.preset, model=engine_opts.model or "biggan-deep-128",
                       backend=engine.name, resolution=res, params=dataclasses.asdict(start.params),
                       classes=list(start.classes), device=audio.device_name))
     except BaseException:
-        display.close()
+        outputs.close()
+        if display is not None:
+            display.close()
         raise
+    planner = vj.planner
+    presenter = Presenter(rate_hz, opts.interpolate, guard, on_cut_ready=planner.measured if planner else None)
     stop = threading.Event()
     analysis = Analysis(audio, look, stop, vj, start.schedule)
     renderer = Renderer(engine, analysis, stop)
-    hist, flips = LatencyHist(), collections.deque(maxlen=120)
-    displayed, t0 = 0, time.monotonic()
+    report = Report(audio, analysis, renderer, engine, presenter, outputs, vj, guard, log=display is None)
+    if planner is not None:
+        planner.display_period = presenter.period
+    t0 = time.monotonic()
     try:
         audio.start()
         analysis.start()
         renderer.start()
         t0 = last_draw = time.monotonic()
-        shown_status, hinted = None, False
+        shown_status, cuts, hinted = None, 0, False
         while not stop.is_set():
-            results = [dispatcher.dispatch(a) for a in display.poll() + vj.actions()]  # keys, OSC, MIDI, beat
-            for requests, toast in vj.tick(look.preset):  # preset hot reload: its own toast
-                results += [(dispatcher.dispatch(a)[0], "") for a in requests] + [([], toast)]
-            if dispatcher.quit:
-                stop.set()
-            for walker_actions, toast in results:
-                for action in walker_actions:
-                    analysis.commands.put(action)
-                if toast:
-                    display.toast(toast, max(1.5, len(toast) / 25))  # long enough to read an error
-            if opts.duration is not None and time.monotonic() - t0 >= opts.duration:
+            cuts = _control(dispatcher, display, vj, look, analysis, cuts)
+            if dispatcher.quit or (opts.duration is not None and time.monotonic() - t0 >= opts.duration):
                 break
-            if audio.status != shown_status:
+            if display is not None and audio.status != shown_status:
                 shown_status = audio.status
                 display.set_title(title + (" (no input)" if shown_status == "no input" else ""))
-            renderer.new_frame.wait(0.01)
-            renderer.new_frame.clear()
+            if planner is not None and not planner.latencies and renderer.durations:
+                planner.prior = 2 * max(renderer.durations) + 2 * analysis.fx.hop_s  # until a cut is measured
+            now = time.monotonic()
+            due = presenter.due(now)
+            wait = 0.01 if due is None else min(0.01, due - now)
+            if wait > 0 and renderer.new_frame.wait(wait):
+                renderer.new_frame.clear()
             item = renderer.take()
             now = time.monotonic()
             if not hinted and now - t0 > SETTLE_S:  # once the render rate has settled: say it once
                 hinted, hint = True, int8_hint(engine, rate(renderer.render_times))
                 if hint:
                     warn(hint)
-            if item is None and now - last_draw < 0.1:
-                continue  # nothing new: redraw only to keep HUD/toasts fresh
-            hud = _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) if display.show_hud else None
-            presets = look.presets_help() if display.show_help else ""  # globs the preset folders
-            t_flip = display.show(item[0] if item else None, hud, analysis.level, presets)
-            last_draw = t_flip
             if item is not None:
-                displayed += 1
-                flips.append(t_flip)
-                hist.add((t_flip - item[1]) * 1000)
+                presenter.push(item, now)
+            due = presenter.due(now)
+            if due is not None and due <= now + 0.0005:
+                shown = presenter.tick(now)
+                if shown is not None:
+                    outputs.offer(shown.img)
+                    t_flip = display.show(shown.img, *_overlays(display, report, look, analysis)) \
+                        if display is not None else time.monotonic()
+                    last_draw = t_flip
+                    report.shown(shown, t_flip)
+            elif display is not None and now - last_draw >= 0.1:  # nothing new: keep HUD and toasts fresh
+                last_draw = display.show(None, *_overlays(display, report, look, analysis))
+            report.periodic(now, look)
     except KeyboardInterrupt:
         pass  # Ctrl-C in the terminal ends the set like q
     finally:
@@ -132,33 +157,41 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
             if th.is_alive():
                 th.join(timeout=10)
         audio.close()
+        report.link = vj.link_stats()  # as the set ended, before leaving the session
         vj.close()  # after the analysis thread: the recording is complete
-        display.close()
+        outputs.close()
+        if display is not None:
+            display.close()
     for th in (analysis, renderer):
         if th.error is not None:
             raise th.error
-    stats = dict(frames_rendered=renderer.rendered, frames_displayed=displayed, duration_s=round(duration, 3),
-                 fps_rendered=round(renderer.rendered / duration, 2) if duration > 0 else 0.0,
-                 fps_displayed=round(displayed / duration, 2) if duration > 0 else 0.0,
-                 latency_ms_p50=hist.percentile(50), latency_ms_p95=hist.percentile(95),
-                 xruns=audio.xruns, dropped_frames=renderer.dropped, backend=engine.name, resolution=res,
-                 device=audio.device_name, samplerate=audio.samplerate, input_reopens=audio.reopens,
-                 motion=round(renderer.motion_sum / max(1, renderer.motion_n), 3))
     if opts.stats:
-        write_stats(opts.stats, stats)
+        write_stats(opts.stats, report.stats(duration))
     return 0
 
 
-def _hud(look, audio, analysis, renderer, flips, hist, engine, display, vj) -> list[str]:
-    lat = sorted(hist.recent)
-    lat_s = f"{lat[len(lat) // 2]:.0f} ms" if lat else "-"
-    state = {"ok": "", "starting": "  (waiting for audio)", "no input": "  NO INPUT - reconnecting"}
-    steer = analysis.steer  # the classes in force (lyrics lines change them on the analysis thread)
-    names = ", ".join(LABELS[i] for i in dict.fromkeys(steer.classes[: steer.params.num_classes]))  # LRC repeats
-    sel = look.selected
-    return [f"render {rate(renderer.render_times):.1f} fps   display {rate(flips):.1f} fps   latency {lat_s}",
-            f"{engine.name}  {engine.resolution}px   preset {look.preset}" + ("   FROZEN" if look.frozen else ""),
-            f"in: {audio.device_name[:32]}{state.get(audio.status, '')}   xruns {audio.xruns}",
-            f"classes: {names[:70]}" + ("..." if len(names) > 70 else ""),
-            f"[{sel.replace('_', ' ')}] {getattr(look.params, sel):g}   (? for keys)",
-            vj.hud(), int8_hint(engine, rate(renderer.render_times))]
+def _control(dispatcher, display, vj, look, analysis, cuts: int) -> int:
+    """Dispatch the keys, OSC, MIDI, planned beat cuts and preset reloads; walker actions go to the analysis
+    thread (a planned cut's in one CutMark). Returns the number of planned cuts so far."""
+    results = []
+    for action in (display.poll() if display is not None else []) + vj.actions():
+        walker, toast = dispatcher.dispatch(action)
+        if isinstance(action, A.NewClasses) and action.show_at is not None and walker:
+            cuts += 1
+            analysis.commands.put(CutMark(cuts, action.show_at, time.monotonic(), tuple(walker)))
+            walker = []
+        results.append((walker, toast))
+    for requests, toast in vj.tick(look.preset):  # preset hot reload: its own toast
+        results += [(dispatcher.dispatch(a)[0], "") for a in requests] + [([], toast)]
+    for walker, toast in results:
+        for action in walker:
+            analysis.commands.put(action)
+        if toast and display is not None:
+            display.toast(toast, max(1.5, len(toast) / 25))  # long enough to read an error
+    return cuts
+
+
+def _overlays(display, report, look, analysis):
+    hud = report.hud(look) if display.show_hud else None
+    presets = look.presets_help() if display.show_help else ""  # globs the preset folders
+    return hud, analysis.level, presets

@@ -9,7 +9,9 @@ import numpy as np
 from core.files import write_text_atomic, writing
 
 STATS_KEYS = ("frames_rendered", "frames_displayed", "duration_s", "fps_rendered", "fps_displayed",
-              "latency_ms_p50", "latency_ms_p95", "xruns", "dropped_frames", "backend", "resolution", "device")
+              "latency_ms_p50", "latency_ms_p95", "xruns", "dropped_frames", "backend", "resolution", "device",
+              "images_displayed", "images_per_s", "added_latency_ms", "interpolating", "display_rate_hz",
+              "window", "outputs", "link", "flash_guard", "beat_cuts")
 
 
 class LatencyHist:

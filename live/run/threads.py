@@ -1,6 +1,10 @@
 """The live set's worker threads: Analysis (features + walker at the hop rate, the only thread that touches
 the walker) and Renderer (the engine on the newest state, into a 2-slot frame queue: older frames are dropped,
-latency never queues up)."""
+latency never queues up).
+
+A beat cut travels with the frames: the main thread hands its walker actions over in a CutMark (with its
+number, the time its image is due on screen and the time it was dispatched); every state and frame from then
+on carries the mark, so the presenter can hold the first such frame until its beat and measure how long it took."""
 from __future__ import annotations
 
 import collections
@@ -14,12 +18,27 @@ import numpy as np
 from live.walk.steering import Steering, schedule_events
 
 
+class CutMark(NamedTuple):
+    seq: int  # 1, 2, ... per beat cut
+    show_at: float  # time.monotonic its image is due on screen (the beat)
+    t_dispatch: float  # time.monotonic its actions were handed to the analysis thread
+    actions: tuple = ()  # its walker actions, applied together with the mark
+
+
 class Snapshot(NamedTuple):
     seq: int
     z: np.ndarray
     c: np.ndarray
     t: float
     t_capture: float  # time.monotonic of the newest audio sample in this state
+    cut: CutMark | None  # the latest beat cut applied to this state
+
+
+class Rendered(NamedTuple):
+    img: np.ndarray  # uint8 h x w x 3
+    t_capture: float
+    cut: CutMark | None
+    t_ready: float  # time.monotonic the frame was finished
 
 
 class Analysis(threading.Thread):
@@ -42,7 +61,8 @@ class Analysis(threading.Thread):
         self.latest: Snapshot | None = None
         self.level = 0.0  # input meter 0..1 (-60..0 dBFS), peak-hold with decay
         self.error: BaseException | None = None
-        self._pushed, self._t_last = 0, 0.0  # samples read so far, capture time of the last one
+        self.clock = (0, 0.0)  # (samples read so far, capture time of the last one), published as one tuple
+        self.cut: CutMark | None = None
 
     def run(self):
         try:
@@ -53,7 +73,8 @@ class Analysis(threading.Thread):
 
     def capture_time(self, time_s: float) -> float:
         """time.monotonic at which the sample at analysis time `time_s` was captured (from the last read)."""
-        return self._t_last - (self._pushed - round(time_s * self.audio.samplerate)) / self.audio.samplerate
+        pushed, t_last = self.clock
+        return t_last - (pushed - round(time_s * self.audio.samplerate)) / self.audio.samplerate
 
     def _loop(self):
         sr, hop, seq = self.audio.samplerate, self.fx.hop, 0
@@ -62,14 +83,19 @@ class Analysis(threading.Thread):
             self.steer.on_frame = lambda fr: self.vj.on_frame(fr, self.capture_time(fr.time_s))
         while not self.stop.is_set():
             while not self.commands.empty():
-                self.steer.apply(self.commands.get_nowait())
+                cmd = self.commands.get_nowait()
+                if isinstance(cmd, CutMark):
+                    for action in cmd.actions:
+                        self.steer.apply(action)
+                    self.cut = cmd
+                else:
+                    self.steer.apply(cmd)
             x, t_last = self.audio.read(hop)  # <= one hop, so every frame gets its own capture time
             if t_last is None:
                 self.level *= decay
                 time.sleep(0.002)
                 continue
-            self._pushed += len(x)
-            self._t_last = t_last
+            self.clock = (self.clock[0] + len(x), t_last)
             db = 10 * np.log10(float(np.mean(x * x)) + 1e-12)
             self.level = max(self.level * decay, min(1.0, max(0.0, (db + 60) / 60)))
             if self.recorder is not None:
@@ -78,7 +104,7 @@ class Analysis(threading.Thread):
                 if self.recorder is not None:
                     self.recorder.step(time_s, st)
                 seq += 1
-                self.latest = Snapshot(seq, st.z, st.c, st.t, self.capture_time(time_s))
+                self.latest = Snapshot(seq, st.z, st.c, st.t, self.capture_time(time_s), self.cut)
                 self.new_state.set()
 
 
@@ -93,6 +119,7 @@ class Renderer(threading.Thread):
         self.new_frame = threading.Event()
         self.rendered = self.dropped = 0
         self.render_times: collections.deque = collections.deque(maxlen=120)
+        self.durations: collections.deque = collections.deque(maxlen=120)  # seconds per engine call
         self.motion_sum, self.motion_n = 0.0, 0  # mean |frame - previous frame|, 0..255
         self.error: BaseException | None = None
 
@@ -113,9 +140,12 @@ class Renderer(threading.Thread):
             if snap is None or snap.seq == last_seq:
                 continue
             last_seq = snap.seq
+            t0 = time.monotonic()
             img = self.engine.render(snap.z[None], snap.c[None], np.array([snap.t], np.float32))[0]
+            t_ready = time.monotonic()
             self.rendered += 1
-            self.render_times.append(time.monotonic())
+            self.render_times.append(t_ready)
+            self.durations.append(t_ready - t0)
             if prev is not None:
                 # every 4th pixel: the stat costs little on the render thread, even at 512 px
                 self.motion_sum += float(np.mean(np.abs(img[::4, ::4].astype(np.int16) - prev[::4, ::4])))
@@ -125,11 +155,11 @@ class Renderer(threading.Thread):
                 if len(self._slots) >= 2:
                     self._slots.popleft()
                     self.dropped += 1
-                self._slots.append((img, snap.t_capture))
+                self._slots.append(Rendered(img, snap.t_capture, snap.cut, t_ready))
             self.new_frame.set()
 
     def take(self):
-        """The newest finished frame (img, t_capture) or None; older unshown frames count as dropped."""
+        """The newest finished frame (a Rendered) or None; older unshown frames count as dropped."""
         with self._lock:
             if not self._slots:
                 return None
