@@ -107,11 +107,12 @@ def _list_devices() -> int:
 
 
 def _export(opts: O.ExportOptions, look_opts: O.LookOptions, engine_opts: O.EngineOptions) -> int:
+    from live.output.executor import make_executor
     from live.output.export import export
     from live.output.songs import export_jobs
 
     jobs, preps = zip(*export_jobs(opts, look_opts, engine_opts))  # every input and output checked
-    executor = _executor(opts, engine_opts)
+    executor = make_executor(opts, engine_opts)
     try:
         figures = export(jobs, preps, executor, progress=not opts.quiet)
     finally:
@@ -120,19 +121,6 @@ def _export(opts: O.ExportOptions, look_opts: O.LookOptions, engine_opts: O.Engi
         print(f"wrote {f['output']}: {f['frames']} frames, {f['duration_s']:.1f} s, {f['ms_per_frame']:.0f} ms/frame "
               f"end to end ({executor.name})", file=sys.stderr)
     return 0
-
-
-def _executor(opts: O.ExportOptions, engine_opts: O.EngineOptions):
-    if opts.cluster is not None:
-        from live.output.cluster import RayExecutor
-        return RayExecutor(opts.cluster, engine_opts, opts.batch)
-    from engine.backends import create_engine
-    from live.output.executor import LocalExecutor, model_id
-
-    model = engine_opts.model or "biggan-deep-512"
-    engine = create_engine(model, backend=engine_opts.backend, precision=engine_opts.precision,
-                           max_batch=opts.batch, device=engine_opts.device)
-    return LocalExecutor(engine, opts.batch, model_id(model))
 
 
 def _live(opts: O.LiveOptions, look_opts: O.LookOptions, engine_opts: O.EngineOptions) -> int:

@@ -179,7 +179,10 @@ def test_lrc_lyrics_switch_classes_live_and_the_recording_has_it(mic, model_dir,
 LIVE_STATS = {"frames_rendered": int, "frames_displayed": int, "duration_s": float, "fps_rendered": float,
               "fps_displayed": float, "latency_ms_p50": float, "latency_ms_p95": float, "xruns": int,
               "dropped_frames": int, "backend": str, "resolution": int, "device": str, "samplerate": int,
-              "input_reopens": int, "motion": float}
+              "input_reopens": int, "motion": float, "images_displayed": int, "images_per_s": float,
+              "interpolating": bool, "display_rate_hz": float, "added_latency_ms": float, "window": bool,
+              "outputs": list, "link": type(None), "flash_guard": type(None), "beat_cuts": dict,
+              "time_monotonic_end": float}  # no outputs, no Link, windowed: no flash guard
 
 
 def test_sigterm_ends_the_set_like_ctrl_c_with_stats_and_a_whole_recording(mic, model_dir, music, tmp_path):

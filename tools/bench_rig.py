@@ -13,7 +13,6 @@ beside every run, so a busy shared machine shows in the table. One command:
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,20 +26,12 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 import numpy as np  # noqa: E402
 
+from engine.cpu import cpu_name  # noqa: E402
+
 VARIANTS = {
     "base": [],
     "rig": ["--ndi", "bench", "--link"],
 }
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load() -> float:

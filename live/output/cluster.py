@@ -32,10 +32,10 @@ class _TempWork:
 class SegmentRenderer:
     """A Ray actor: one engine, many segments."""
 
-    def __init__(self, model: str, backend: str, precision: str, batch: int):
+    def __init__(self, model: str, backend: str, precision: str, device: str, batch: int):
         from engine.backends import create_engine
 
-        engine = create_engine(model, backend=backend, precision=precision, max_batch=batch)
+        engine = create_engine(model, backend=backend, precision=precision, max_batch=batch, device=device)
         self.local = LocalExecutor(engine, batch, model)
 
     def describe(self) -> tuple[str, int, int]:
@@ -71,7 +71,7 @@ class RayExecutor:
             n = opts.workers or (gpus or max(1, int(resources.get("CPU", 1)) // opts.cpus_per_worker))
             actor = ray.remote(max_restarts=-1, max_task_retries=-1)(SegmentRenderer)
             self.actors = [actor.options(**per).remote(self.model, engine_opts.backend, engine_opts.precision,
-                                                       self.batch) for _ in range(n)]
+                                                       engine_opts.device, self.batch) for _ in range(n)]
             described = ray.get([a.describe.remote() for a in self.actors])  # engines load here: fail fast
         except LiveError:
             self.close()
