@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import sys
+import time
 
 from core import signals
 from core.errors import LiveError
@@ -112,14 +113,19 @@ def _export(opts: O.ExportOptions, look_opts: O.LookOptions, engine_opts: O.Engi
     from live.output.songs import export_jobs
 
     jobs, preps = zip(*export_jobs(opts, look_opts, engine_opts))  # every input and output checked
+    t0 = time.perf_counter()
     executor = make_executor(opts, engine_opts)
     try:
         figures = export(jobs, preps, executor, progress=not opts.quiet)
     finally:
         executor.close()
+    frames, wall = sum(f["frames"] for f in figures), time.perf_counter() - t0
+    speed = f"{1000 * wall / frames:.0f} ms/frame end to end ({executor.name})"
     for f in figures:
-        print(f"wrote {f['output']}: {f['frames']} frames, {f['duration_s']:.1f} s, {f['ms_per_frame']:.0f} ms/frame "
-              f"end to end ({executor.name})", file=sys.stderr)
+        print(f"wrote {f['output']}: {f['frames']} frames, {f['duration_s']:.1f} s"
+              + (f", {speed}" if len(figures) == 1 else ""), file=sys.stderr)
+    if len(figures) > 1:
+        print(f"{len(figures)} videos, {frames} frames in {wall:.1f} s: {speed}", file=sys.stderr)
     return 0
 
 

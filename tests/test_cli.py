@@ -56,3 +56,18 @@ def test_more_classes_than_pitch_classes_is_an_error(capsys, tmp_path):
 def test_live_mode_numbers(capsys, args, message):
     assert main(args + ["--model", "/nonexistent/model"]) == 2
     assert capsys.readouterr().err == f"live: {message}\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--export", "a.wav", "b.wav", "-o", "x.mp4"], "-o x.mp4: 2 inputs need a folder: -o OUTDIR/ (one mp4 each)"),
+    (["--export", "a/song.wav", "b/song.flac", "-o", "out/"],
+     "two inputs are both named 'song': their mp4s would collide in out/; export them in separate runs"),
+    (["--export", "a.wav", "b.wav", "-o", "out/", "--save-latents", "l.npz"],
+     "--save-latents l.npz: 2 inputs need a folder: --save-latents DIR/"),
+    (["--export", "a.wav", "-o", "o.mp4", "--workers", "2"], "--workers is for --ray: add --ray (or drop --workers)"),
+])
+def test_several_inputs_need_folders(capsys, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(args + ["--model", "/nonexistent/model"]) == 2
+    assert capsys.readouterr().err == f"live: {message}\n"
+    assert list(tmp_path.iterdir()) == []  # no folder made for a refused command

@@ -15,7 +15,7 @@ from typing import Callable
 
 from core.errors import LiveError, first_line
 from live.output.executor import LocalExecutor, model_id, write_segment
-from live.output.workdir import Segment, WorkDir
+from live.output.workdir import Segment
 from live.walk.trajectory import Latents
 
 
@@ -45,7 +45,7 @@ class SegmentRenderer:
         seg = Segment(0, 0, len(z))
         with tempfile.TemporaryDirectory(prefix="live-segment-") as d:
             work = _TempWork(d)
-            self.local.render(Latents(z, c, t), [seg], work, fps, lambda n: None)
+            self.local.render_segments(Latents(z, c, t), [seg], work, fps, lambda n: None)
             return work.segment(seg).read_bytes()
 
 
@@ -87,25 +87,35 @@ class RayExecutor:
         return {"model": model_id(self.model), "engine": self.engine_name, "resolution": self.resolution,
                 "batch": self.batch}
 
-    def render(self, lat: Latents, segments: list[Segment], work: WorkDir, fps: float,
-               advance: Callable[[int], None]) -> None:
-        """Every actor renders one segment at a time; the driver writes each as it comes back."""
-        ray, todo, running = self.ray, list(reversed(segments)), {}
+    def render(self, parts: list, advance: Callable[[int], None], finished: Callable[[int], None]) -> None:
+        """Every actor renders one segment at a time, whichever song it belongs to; the driver writes each as
+        it comes back and calls finished(i) as soon as song i's are all there."""
+        ray, running = self.ray, {}
+        todo = [(i, seg) for i, part in enumerate(parts) for seg in part.segments][::-1]
+        left = [len(part.segments) for part in parts]
+        for i, n in enumerate(left):
+            if n == 0:  # all reused from an earlier run
+                finished(i)
         free = list(self.actors)
         while todo or running:
             while todo and free:
-                seg, actor = todo.pop(), free.pop()
-                ref = actor.render.remote(lat.z[seg.lo:seg.hi], lat.c[seg.lo:seg.hi], lat.t[seg.lo:seg.hi], fps)
-                running[ref] = (seg, actor)
+                (i, seg), actor = todo.pop(), free.pop()
+                lat = parts[i].lat
+                ref = actor.render.remote(lat.z[seg.lo:seg.hi], lat.c[seg.lo:seg.hi], lat.t[seg.lo:seg.hi],
+                                          parts[i].fps)
+                running[ref] = (i, seg, actor)
             [done], _ = ray.wait(list(running), num_returns=1)
-            seg, actor = running.pop(done)
+            i, seg, actor = running.pop(done)
             try:
                 data = ray.get(done)
             except Exception as e:
                 raise LiveError(f"segment {seg.index} failed on a Ray worker ({first_line(_cause(e))})") from None
-            write_segment(work, seg, data)
+            write_segment(parts[i].work, seg, data)
             advance(seg.hi - seg.lo)
             free.append(actor)
+            left[i] -= 1
+            if left[i] == 0:
+                finished(i)
 
     def close(self) -> None:
         for a in getattr(self, "actors", []):

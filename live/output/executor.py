@@ -1,8 +1,8 @@
 """Render segments on this machine: one engine, the caller's thread feeding it, an encoder thread writing
 each finished batch into its segment, so the engine never waits in series on x264.
 
-The cluster's executor (live.output.cluster) has the same two calls: key_fields() for the work folder's name
-and render() for the segments missing there.
+The cluster's executor (live.output.cluster) has the same calls: key_fields() for the work folder's name and
+render() for the segments missing there, telling when each song's are all done.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Callable
 from core.files import atomic_output, writing
 from core.threads import Worker, get, put
 from live.output.segments import SegmentWriter
-from live.output.workdir import Segment, WorkDir
+from live.output.workdir import Segment
 from live.walk.trajectory import Latents
 
 _END = object()  # the end of one segment's frames
@@ -67,9 +67,16 @@ class LocalExecutor:
     def key_fields(self) -> dict:
         return {"model": self.model, "engine": self.engine.name, "resolution": self.resolution, "batch": self.batch}
 
-    def render(self, lat: Latents, segments: list[Segment], work: WorkDir, fps: float,
-               advance: Callable[[int], None]) -> None:
-        """Render and encode `segments` of `lat` into `work`; advance(n) after every n frames rendered."""
+    def render(self, parts: list, advance: Callable[[int], None], finished: Callable[[int], None]) -> None:
+        """Render and encode each part's segments (live.output.export.Part) into its work folder, part after
+        part; advance(n) after every n frames rendered, finished(i) once part i is whole."""
+        for i, part in enumerate(parts):
+            if part.segments:
+                self.render_segments(part.lat, part.segments, part.work, part.fps, advance)
+            finished(i)
+
+    def render_segments(self, lat: Latents, segments: list[Segment], work, fps: float,
+                        advance: Callable[[int], None]) -> None:
         stop = threading.Event()
         q: queue.Queue = queue.Queue(maxsize=3)
         encoder = Worker(lambda: _encode(q, work, self.resolution, fps, stop), "encoder")
@@ -93,7 +100,7 @@ class LocalExecutor:
             encoder.join(timeout=10)  # never leave a half-written segment under a running encoder
 
 
-def _encode(q: queue.Queue, work: WorkDir, size: int, fps: float, stop: threading.Event) -> None:
+def _encode(q: queue.Queue, work, size: int, fps: float, stop: threading.Event) -> None:
     """Segments from q: a Segment, its frame batches, _END; a segment appears in `work` only when whole."""
     while (seg := get(q, stop=stop)) is not None and seg is not _DONE:
         path = work.segment(seg)
@@ -110,7 +117,7 @@ def _encode(q: queue.Queue, work: WorkDir, size: int, fps: float, stop: threadin
                 raise
 
 
-def write_segment(work: WorkDir, seg: Segment, data: bytes) -> None:
+def write_segment(work, seg: Segment, data: bytes) -> None:
     """A segment rendered elsewhere (its mp4 bytes), into the work folder atomically."""
     path = work.segment(seg)
     with writing(path, "export work folder (LIVE_CACHE_DIR)"), atomic_output(path) as tmp:

@@ -91,44 +91,60 @@ def trajectory(job: ExportJob, prep: Prepared) -> Latents:
     return frame_trajectory(blocks, push, job.start, job.fps, prep.frames, job.audio)
 
 
+class Part(NamedTuple):
+    """One song's work for an executor: its trajectory, the segments still to render, where they go."""
+    lat: Latents
+    segments: list
+    work: WorkDir
+    fps: float
+
+
 def export(jobs: Sequence[ExportJob], preps: Sequence[Prepared], executor, progress: bool = True) -> list[dict]:
-    """Render every job with `executor` (one progress bar over all their frames); figures per song."""
+    """Render every job with `executor` (one progress bar over all their frames); figures per song.
+
+    Every song's trajectory comes first (cheap), then the executor renders all missing segments (a cluster
+    keeps every worker busy across songs) and each song is joined as soon as its segments are done."""
     bar = _progress_bar(sum(p.frames for p in preps), progress)
+    parts, plans, figures = [], [], {}
     try:
-        return [_export_one(job, prep, executor, bar) for job, prep in zip(jobs, preps)]
+        for job, prep in zip(jobs, preps):
+            t0 = time.perf_counter()
+            lat = trajectory(job, prep)
+            segments = plan(prep.frames, job.fps, executor.batch)
+            work = WorkDir(work_key(lat, {**executor.key_fields(), "fps": job.fps}))
+            todo = work.missing(segments)
+            if len(todo) < len(segments):
+                warn(f"{job.audio}: reusing {len(segments) - len(todo)} of {len(segments)} segments rendered "
+                     "by an earlier run")
+                bar.update(prep.frames - sum(s.hi - s.lo for s in todo))
+            parts.append(Part(lat, todo, work, job.fps))
+            plans.append((segments, time.perf_counter() - t0))
+
+        def finished(i: int) -> None:  # song i's segments are all in its work folder
+            job, prep, (segments, t_traj) = jobs[i], preps[i], plans[i]
+            t0 = time.perf_counter()
+            _commit(job, prep, parts[i], segments)
+            figures[i] = {"output": job.output, "frames": prep.frames, "duration_s": prep.duration,
+                          "segments": len(segments), "reused": len(segments) - len(parts[i].segments),
+                          "driver_s": t_traj + time.perf_counter() - t0}
+
+        executor.render(parts, bar.update, finished)
     finally:
         bar.close()
+    return [figures[i] for i in range(len(jobs))]
 
 
-def _export_one(job: ExportJob, prep: Prepared, executor, bar) -> dict:
-    t0 = time.perf_counter()
-    lat = trajectory(job, prep)
-    t_traj = time.perf_counter() - t0
-    segments = plan(prep.frames, job.fps, executor.batch)
-    work = WorkDir(work_key(lat, {**executor.key_fields(), "fps": job.fps}))
-    todo = work.missing(segments)
-    if len(todo) < len(segments):
-        warn(f"{job.audio}: reusing {len(segments) - len(todo)} of {len(segments)} segments rendered "
-             "by an earlier run")
-        bar.update(prep.frames - sum(s.hi - s.lo for s in todo))
-    t1 = time.perf_counter()
-    executor.render(lat, todo, work, job.fps, bar.update)
-    t2 = time.perf_counter()
+def _commit(job: ExportJob, prep: Prepared, part: Part, segments: list) -> None:
+    """Join the song's segments and audio into its mp4 (and --save-latents), then drop its work folder."""
     with writing(job.output, "-o"), atomic_output(job.output) as tmp:
-        write_mp4(tmp, [work.segment(s) for s in segments], prep.info, job.start, prep.duration)
+        write_mp4(tmp, [part.work.segment(s) for s in segments], prep.info, job.start, prep.duration)
         fsync_file(tmp)  # the video is on disk before the latents are committed
         with writing(job.save_latents, "--save-latents"):
             if job.source is not None:  # replay: its step log, whole once the rest is analysed
                 job.source.finish(job.save_latents)
             elif job.save_latents:
-                latents_file.save(job.save_latents, lat)
-    work.remove()
-    t3 = time.perf_counter()
-    n = prep.frames
-    return {"output": job.output, "frames": n, "duration_s": prep.duration, "wall_s": t3 - t0,
-            "ms_per_frame": 1000 * (t3 - t0) / n, "render_ms_per_frame": 1000 * (t2 - t1) / n,
-            "driver_ms_per_frame": 1000 * (t_traj + t3 - t2) / n, "segments": len(segments),
-            "reused": len(segments) - len(todo)}
+                latents_file.save(job.save_latents, part.lat)
+    part.work.remove()
 
 
 def _progress_bar(total: int, enabled: bool):
