@@ -12,6 +12,8 @@ Choices (measured on the 2-core AVX512-BF16 dev machine, full-width 128 px):
 
 from __future__ import annotations
 
+import os
+
 import threading
 
 import numpy as np
@@ -117,7 +119,10 @@ def compile_config(device: str, precision: str, cache: str) -> dict:
     if precision != "auto":  # int8: the layers NNCF left in float run in f32
         config["INFERENCE_PRECISION_HINT"] = "f32" if precision == "int8" else precision
     if device == "CPU":
-        config["INFERENCE_NUM_THREADS"] = physical_cores()
+        threads = physical_cores()
+        config["INFERENCE_NUM_THREADS"] = threads
+        if threads < (os.cpu_count() or threads):  # a share of the machine (a Ray actor): OpenVINO would pin
+            config["ENABLE_CPU_PINNING"] = False  # its threads to the first cores, the same in every process
     return config
 
 
