@@ -126,10 +126,10 @@ def test_lrc_lyrics_switch_classes_at_the_timed_line(tiny_model_dir, tmp_path):
     assert c[45:, ice_cream].min() > 0  # in the mix from then on
 
 
-def test_export_needs_neither_portaudio_nor_a_display(tiny_model_dir, tmp_path):
+def test_export_needs_neither_portaudio_nor_a_display_nor_ray(tiny_model_dir, tmp_path):
     audio, out = write(tmp_path / "a.wav", music(1.0)), tmp_path / "a.mp4"
     code = ("import sys; from live.cli import main; rc = main(sys.argv[1:]); "
-            "bad = [m for m in ('sounddevice', 'pygame') if m in sys.modules]; "
+            "bad = [m for m in ('sounddevice', 'pygame', 'ray') if m in sys.modules]; "
             "print('imported:', bad); sys.exit(rc or bool(bad))")
     r = subprocess.run([sys.executable, "-c", code, *map(str, export_args(tiny_model_dir, audio, out))],
                        capture_output=True, text=True, timeout=300)

@@ -23,8 +23,9 @@ def _name(inp: str) -> str:
     return Path(inp.rstrip("/" + os.sep)).stem
 
 
-def output_paths(inputs: tuple[str, ...], output: str, latents: str | None) -> list[tuple[str, str | None]]:
-    """(mp4, latents or None) for each input; folders are created."""
+def output_paths(inputs: tuple[str, ...], output: str, latents: str | None) -> tuple[list, list[str]]:
+    """(mp4, latents or None) for each input, and the folders they go into (to create once the inputs are
+    checked)."""
     many = len(inputs) > 1
     out_dir, lat_dir = _is_folder(output, many), bool(latents) and _is_folder(latents, many)
     if many and not out_dir:
@@ -36,18 +37,20 @@ def output_paths(inputs: tuple[str, ...], output: str, latents: str | None) -> l
     if dup is not None:
         raise LiveError(f"two inputs are both named {dup!r}: their mp4s would collide in {output}; "
                         "export them in separate runs")
-    for folder, is_dir in ((output, out_dir), (latents, lat_dir)):
-        if is_dir:
-            try:
-                os.makedirs(folder, exist_ok=True)
-            except OSError as e:
-                raise LiveError(f"cannot create the folder {folder} ({e.strerror}): choose another path") from None
     out = []
     for name in names:
         mp4 = os.path.join(output, name + ".mp4") if out_dir else output
         npz = (os.path.join(latents, name + ".npz") if lat_dir else latents) if latents else None
         out.append((mp4, npz))
-    return out
+    return out, [folder for folder, is_dir in ((output, out_dir), (latents, lat_dir)) if is_dir]
+
+
+def _make_folders(folders: list[str]) -> None:
+    for folder in folders:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise LiveError(f"cannot create the folder {folder} ({e.strerror}): choose another path") from None
 
 
 def export_jobs(opts, look_opts, engine_opts) -> list[tuple[ExportJob, Prepared]]:
@@ -55,27 +58,25 @@ def export_jobs(opts, look_opts, engine_opts) -> list[tuple[ExportJob, Prepared]
     from live.audio import decode
     from live.control.look import start_look
 
-    paths = output_paths(opts.inputs, opts.output, opts.save_latents)
-    look = None
-    if not opts.replay:
+    paths, folders = output_paths(opts.inputs, opts.output, opts.save_latents)
+    common = [dict(output=mp4, fps=opts.fps, start=opts.start, duration=opts.duration, save_latents=npz,
+                   model=engine_opts.model) for mp4, npz in paths]
+    if opts.replay:
+        from live.output.replay import replay_source
+
+        sources = [replay_source(inp, look_opts, log_steps=bool(npz)) for inp, (_, npz) in zip(opts.replay, paths)]
+        _make_folders(folders)
+        jobs = [ExportJob(audio=str(src.rec.wav), params=look.params, classes=look.classes, seed=look.seed,
+                          source=src, **kw) for src, kw in zip(sources, common) for look in [src.rec.look()]]
+    else:
         if look_opts.lyrics is not None and len(opts.audio) > 1:
             raise LiveError("--lyrics belongs to one song: export songs with lyrics one at a time")
-        for audio, (mp4, npz) in zip(opts.audio, paths):
+        for audio in opts.audio:
             decode.check_input(audio)
+        _make_folders(folders)
+        for audio, (mp4, npz) in zip(opts.audio, paths):
             check_paths(mp4, npz, audio, engine_opts.model)  # before the lyrics' text model loads
         look = start_look(look_opts, quiet=opts.quiet)
-    jobs = []
-    for inp, (mp4, npz) in zip(opts.inputs, paths):
-        common = dict(output=mp4, fps=opts.fps, start=opts.start, duration=opts.duration, save_latents=npz,
-                      model=engine_opts.model)
-        if opts.replay:
-            from live.output.replay import replay_source
-            source = replay_source(inp, look_opts, log_steps=bool(npz))
-            rec = source.rec.look()
-            job = ExportJob(audio=str(source.rec.wav), params=rec.params, classes=rec.classes, seed=rec.seed,
-                            source=source, **common)
-        else:
-            job = ExportJob(audio=inp, params=look.params, classes=look.classes, seed=look.seed,
-                            schedule=look.schedule, **common)
-        jobs.append((job, prepare(job)))
-    return jobs
+        jobs = [ExportJob(audio=audio, params=look.params, classes=look.classes, seed=look.seed,
+                          schedule=look.schedule, **kw) for audio, kw in zip(opts.audio, common)]
+    return [(job, prepare(job)) for job in jobs]
