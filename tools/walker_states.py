@@ -56,17 +56,18 @@ def synth_song(seed: int, seconds: float = 24.0, sr: int = SR) -> np.ndarray:
 def walker_states(count: int, seed: int = 0) -> dict[str, np.ndarray]:
     """{z [N,128], c [N,1000], t [N]}: `count` states spread evenly over songs walked under each preset."""
     from live.classes import random_classes
-    from live.config import load_preset, make_params
+    from live.config import make_params
+    from live.control.presets import read_preset
     from live.walk.steering import Steering
 
     per = -(-count // len(PRESETS))
     zs, cs, ts = [], [], []
     for i, name in enumerate(PRESETS):
-        preset = load_preset(name)
+        preset = read_preset(name)
         params = make_params(preset)
         run_seed = seed * 100 + i
         classes = random_classes(params.num_classes, run_seed)
-        steer = Steering.create(SR, params, classes, run_seed)
+        steer = Steering(SR, params, classes, run_seed)
         states = [st for _, st in steer.push(synth_song(run_seed))]
         for j in np.linspace(len(states) // 10, len(states) - 1, per).astype(int):  # skip the first seconds
             zs.append(states[j].z)
