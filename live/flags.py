@@ -19,6 +19,9 @@ examples:
   live --export song.mp3 -o song.mp4           full resolution (biggan-deep-512), 30 fps
   live --export song.mp3 -o clip.mp4 --start 60 --duration 20 --model biggan-deep-128 --fps 24 \\
        --classes "jellyfish,volcano,coral reef" --pitch-sensitivity 0.7 --seed 3 --save-latents clip.npz
+  live --export a.mp3 b.flac c.wav -o album/   one mp4 per song, one progress bar
+  live --export set.wav -o set.mp4 --ray HEAD:6379   render on a Ray cluster (resumes after a crash too)
+  live --selftest --json selftest.json         build, check and time every engine here (first, on a GPU)
   live --list-backends                         which engines work on this machine, and why not
   live --list-classes --search shark           ImageNet classes matching a word
   live --midi nanoKONTROL --osc 9000 --preset chill   VJ control from a controller and from OSC
