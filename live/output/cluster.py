@@ -38,8 +38,8 @@ class SegmentRenderer:
         engine = create_engine(model, backend=backend, precision=precision, max_batch=batch, device=device)
         self.local = LocalExecutor(engine, batch, model)
 
-    def describe(self) -> tuple[str, int, int]:
-        return self.local.name, self.local.resolution, os.getpid()
+    def describe(self) -> tuple[str, int]:
+        return self.local.name, self.local.resolution
 
     def render(self, z, c, t, fps: float) -> bytes:
         seg = Segment(0, 0, len(z))
@@ -80,8 +80,7 @@ class RayExecutor:
             self.close()
             raise LiveError(f"the Ray workers could not start the engine ({first_line(_cause(e))})") from None
         self.name = f"{described[0][0]} on {n} Ray worker{'s' if n > 1 else ''}"
-        self.engine_name, self.resolution = described[0][0], described[0][1]
-        self.pids = [d[2] for d in described]
+        self.engine_name, self.resolution = described[0]
 
     def key_fields(self) -> dict:
         return {"model": model_id(self.model), "engine": self.engine_name, "resolution": self.resolution,
