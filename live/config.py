@@ -67,7 +67,21 @@ class WalkerParams:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def check_number(value: float, what: str, lo: float, hi: float, integer: bool = False, above: bool = False):
+    """`value` in [lo, hi] (or (lo, hi] with above=True), a whole number if `integer`; one-line LiveError
+    starting with `what` otherwise (a parameter from a preset, a command-line number)."""
+    rng = f"{'above ' if above else ''}{_fmt(lo)}–{_fmt(hi)}" if hi != math.inf else \
+        f"{'above' if above else '>='} {_fmt(lo)}"
+    if not math.isfinite(value):
+        raise LiveError(f"{what} {value} is not a finite number: give one {rng}")
+    if integer and value != int(value):
+        raise LiveError(f"{what} {_fmt(value)} must be a whole number {rng}")
+    if value < lo or value > hi or (above and value == lo):
+        raise LiveError(f"{what} {_fmt(value)} is out of range {rng}")
+    return int(value) if integer else float(value)
 
 
 def check_value(name: str, value: Any, what: str) -> float | int:
@@ -80,17 +94,7 @@ def check_value(name: str, value: Any, what: str) -> float | int:
             raise LiveError(f"{what} {value!r} is not a number") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise LiveError(f"{what} {value!r} is not a number")
-    if not math.isfinite(value):
-        raise LiveError(f"{what} {value} is not a finite number: give one {_fmt(spec.min)}–{_fmt(spec.max)}")
-    if spec.type is int:
-        if value != int(value):
-            raise LiveError(f"{what} {_fmt(value)} must be a whole number {_fmt(spec.min)}–{_fmt(spec.max)}")
-        value = int(value)
-    else:
-        value = float(value)
-    if not spec.min <= value <= spec.max:
-        raise LiveError(f"{what} {_fmt(value)} is out of range {_fmt(spec.min)}–{_fmt(spec.max)}")
-    return value
+    return check_number(value, what, spec.min, spec.max, integer=spec.type is int)
 
 
 # ---- TOML files (presets, MIDI maps): errors name the file and the line -------------------------------------

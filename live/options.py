@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import LiveError
-from live.config import PARAM_SPECS, check_value
+from live.config import PARAM_SPECS, check_number, check_value
 
 SEED_MAX = 2 ** 32 - 1
 
@@ -142,22 +142,8 @@ class ClassesQuery:
 
 # ---- numbers ---------------------------------------------------------------------------------------------------
 def number(value, flag: str, lo: float, hi: float, integer: bool = False, above: bool = False):
-    """A command-line number in [lo, hi] (or (lo, hi] with above=True); one-line LiveError otherwise."""
-    if value is None:
-        return None
-    rng = f"{'above ' if above else ''}{_fmt(lo)}–{_fmt(hi)}" if hi != math.inf else \
-        f"{'above' if above else '>='} {_fmt(lo)}"
-    if not math.isfinite(value):
-        raise LiveError(f"{flag} {value} is not a finite number: give one {rng}")
-    if integer and value != int(value):
-        raise LiveError(f"{flag} {_fmt(value)} must be a whole number {rng}")
-    if value < lo or value > hi or (above and value == lo):
-        raise LiveError(f"{flag} {_fmt(value)} is out of range {rng}")
-    return int(value) if integer else float(value)
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+    """A command-line number (None when not given) in [lo, hi], or (lo, hi] with above=True."""
+    return None if value is None else check_number(value, flag, lo, hi, integer, above)
 
 
 # ---- namespace -> options ------------------------------------------------------------------------------------
