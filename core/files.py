@@ -113,6 +113,13 @@ def write_text_atomic(path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def write_json_atomic(path, data) -> Path:
+    """Indented JSON with a final newline, atomically (stats, a recording's session.json)."""
+    import json
+
+    return write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
 def save_npz_atomic(path, **arrays) -> Path:
     """np.savez to path atomically (through a file object, so numpy adds no .npz suffix to the temp name)."""
     import numpy as np

@@ -42,12 +42,11 @@ def put(q: queue.Queue, item, stop: threading.Event, consumer: Optional[Worker] 
                 consumer.alive()
 
 
-def get(q: queue.Queue, producer: Optional[Worker] = None, stop: Optional[threading.Event] = None):
-    """Blocking get that raises if the producer died; None once `stop` is set."""
-    while stop is None or not stop.is_set():
+def get(q: queue.Queue, stop: threading.Event):
+    """Blocking get; None once `stop` is set (the producer failed or was interrupted)."""
+    while not stop.is_set():
         try:
             return q.get(timeout=0.1)
         except queue.Empty:
-            if producer is not None:
-                producer.alive()
+            pass
     return None

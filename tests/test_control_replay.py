@@ -19,7 +19,7 @@ from live.config import make_params
 from live.control.actions import Event, Freeze, Reseed, SetClasses, SetParams, event_from_json, event_to_json
 from live.walk.steering import Steering
 from live.output.record import Recorder, WavWriter
-from live.output.replay import load_recording, read_events, replay_steps
+from live.output.replay import load_recording, replay_steps
 from tests import vmic
 
 REPO = Path(__file__).resolve().parents[1]

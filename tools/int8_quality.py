@@ -13,7 +13,6 @@ the kernels the convolutions got, so the restriction is checked, not assumed.
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys

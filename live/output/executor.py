@@ -102,12 +102,12 @@ class LocalExecutor:
 
 def _encode(q: queue.Queue, work, size: int, fps: float, stop: threading.Event) -> None:
     """Segments from q: a Segment, its frame batches, _END; a segment appears in `work` only when whole."""
-    while (seg := get(q, stop=stop)) is not None and seg is not _DONE:
+    while (seg := get(q, stop)) is not None and seg is not _DONE:
         path = work.segment(seg)
         with writing(path, "export work folder (LIVE_CACHE_DIR)"), atomic_output(path) as tmp:
             writer = SegmentWriter(str(tmp), size, fps)
             try:
-                while (frames := get(q, stop=stop)) is not _END:
+                while (frames := get(q, stop)) is not _END:
                     if frames is None:
                         raise _Stopped
                     writer.write(frames)

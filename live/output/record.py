@@ -9,7 +9,6 @@ stop: it is for comparison and analysis, replay never needs it.
 from __future__ import annotations
 
 import datetime
-import json
 import platform
 import queue
 import struct
@@ -21,13 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import LiveError
-from core.files import write_text_atomic
+from core.files import write_json_atomic
 from live.control.actions import Event, event_to_json
 from live.output import latents
-
-
-def write_json(path, data: dict) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 class WavWriter:
@@ -98,7 +93,7 @@ class Recorder:
             d.mkdir(parents=True, exist_ok=True)
             self.session = dict(session, format=1, samplerate=int(sr), complete=False, versions=versions(),
                                 started=datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
-            write_json(d / "session.json", self.session)
+            write_json_atomic(d / "session.json", self.session)
             self.wav = WavWriter(d / "audio.wav", sr)
             self._events = open(d / "events.jsonl", "w")
             self._spool = open(d / "latents.spool", "wb")
@@ -174,7 +169,7 @@ class Recorder:
             self._write_latents()
             self.session.update(complete=self.error is None, samples=self.wav.frames, steps=self.steps,
                                 events=self.n_events, duration_s=round(self.seconds, 3))
-            write_json(self.dir / "session.json", self.session)
+            write_json_atomic(self.dir / "session.json", self.session)
         except OSError as e:
             self.error = self.error or f"cannot finish the recording in {self.dir} ({e.strerror})"
 

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import collections
-import json
 
 import numpy as np
 
-from core.files import write_text_atomic, writing
+from core.files import write_json_atomic, writing
 
 STATS_KEYS = ("frames_rendered", "frames_displayed", "duration_s", "fps_rendered", "fps_displayed",
               "latency_ms_p50", "latency_ms_p95", "xruns", "dropped_frames", "backend", "resolution", "device",
@@ -43,4 +42,4 @@ def write_stats(path: str, stats: dict):
     """JSON, written under a temp name and renamed, so a reader never sees half a file; a failed write is a
     one-line LiveError."""
     with writing(path, "--stats"):
-        write_text_atomic(path, json.dumps(stats, indent=2) + "\n")
+        write_json_atomic(path, stats)
