@@ -108,9 +108,9 @@ def _list_devices() -> int:
 
 
 def _export(opts: O.ExportOptions, look_opts: O.LookOptions, engine_opts: O.EngineOptions) -> int:
-    from live.output.executor import make_executor
-    from live.output.export import export
-    from live.output.songs import export_jobs
+    from live.export.executors import make_executor
+    from live.export.job import export
+    from live.export.songs import export_jobs
 
     jobs, preps = zip(*export_jobs(opts, look_opts, engine_opts))  # every input and output checked
     t0 = time.perf_counter()

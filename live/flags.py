@@ -49,7 +49,7 @@ def _walker_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from live.output.window import KEY_HELP
+    from live.control.keys import KEY_HELP
 
     p = argparse.ArgumentParser(prog="live", description=DESCRIPTION, epilog=EXAMPLES + "\n\n" + KEY_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 from pythonosc.udp_client import SimpleUDPClient
 
-from live.output.replay import replay_steps
+from live.recordings.replay import replay_steps
 from tests import vmic
 
 REPO = Path(__file__).resolve().parents[1]

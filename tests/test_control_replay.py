@@ -18,8 +18,8 @@ from live.cli import main
 from live.config import make_params
 from live.control.actions import Event, Freeze, Reseed, SetClasses, SetParams, event_from_json, event_to_json
 from live.walk.steering import Steering
-from live.output.record import Recorder, WavWriter
-from live.output.replay import load_recording, replay_steps
+from live.recordings.record import Recorder, WavWriter
+from live.recordings.replay import load_recording, replay_steps
 from tests import vmic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -153,7 +153,7 @@ import numpy as np, soundfile as sf
 from live.config import make_params
 from live.control.actions import SetParams
 from live.walk.steering import Steering
-from live.output.record import Recorder
+from live.recordings.record import Recorder
 y, sr = sf.read(sys.argv[2], dtype="float32")
 p = make_params()
 rec = Recorder(sys.argv[1], sr, dict(seed=5, preset="default", model="t", params=dataclasses.asdict(p),

@@ -2,7 +2,7 @@
 three flashes in any second (counted by an independent WCAG counter); slow changes pass untouched."""
 import numpy as np
 
-from live.output.flashguard import FlashGuard
+from live.show.flashguard import FlashGuard
 from tests.flashes import max_flashes_per_second
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.errors import LiveError
-from live.output import latents
+from live.recordings import latents
 from live.walk.walker import State
 
 

@@ -77,7 +77,7 @@ def test_vj_takes_cuts_from_link_once_a_peer_settled_and_taps_propose_the_tempo(
 
 
 def test_link_switch_is_an_action_everywhere():
-    from live.output.window import KEYS
+    from live.control.keys import KEYS
 
     assert KEYS["l"] == A.LinkSync() and A.NAMED["link"] == A.LinkSync()
     assert parse_message("/live/link", []) == A.LinkSync(None)

@@ -13,7 +13,7 @@ from live.control import actions as A
 from live.control.dispatch import Dispatcher
 from live.control.look import Look
 from live.control.presets import preset_order
-from live.output.window import HELP_ROWS, KEY_HELP, KEYS, PARAM_KEYS
+from live.control.keys import HELP_ROWS, KEY_HELP, KEYS, PARAM_KEYS
 from live.run.stats import LatencyHist, write_stats
 
 
@@ -94,7 +94,7 @@ def test_latency_percentiles_and_the_stats_file(tmp_path):
 
 KEYS_SCRIPT = r"""
 import pygame
-from live.output.window import Display
+from live.show.window import Display
 d = Display("live — test", (128, 128), scale_filter="nearest")
 assert "live" in pygame.display.get_caption()[0]
 def key(k, uni="", mod=0):

@@ -3,8 +3,8 @@ none when it is faster, a beat cut held to its beat and shown unfaded, and the a
 import numpy as np
 
 from live.control.cuts import CutPlanner, Forecast
-from live.run.present import Presenter
-from live.run.threads import CutMark, Rendered
+from live.show.present import Presenter
+from live.show.present import CutMark, Rendered
 
 
 def img(v):

@@ -4,7 +4,7 @@ import av
 import numpy as np
 import pytest
 
-from live.output.segments import Joiner, SegmentWriter, segment_frames
+from live.export.segments import Joiner, SegmentWriter, segment_frames
 
 
 def _frames(n, size=64, seed=0):

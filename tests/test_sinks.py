@@ -10,8 +10,8 @@ import types
 import numpy as np
 import pytest
 
-from live.output.sinks import Outputs, letterbox
-from live.output.sinks.base import Sink
+from live.show.sinks import Outputs, letterbox
+from live.show.sinks.base import Sink
 
 
 def frame(v, w=64, h=48):
@@ -80,7 +80,7 @@ def test_a_missing_library_is_one_line_and_the_others_go_on(capsys, monkeypatch)
 
 
 def _real_kinds():
-    from live.output.sinks import _kinds
+    from live.show.sinks import _kinds
     return _kinds()
 
 

@@ -41,9 +41,9 @@ def song(path: Path, seconds: float) -> Path:
 
 def run(audio: Path, out: Path, model: Path, ray_workers: int | None, backend: str, batch: int) -> dict:
     from live.options import ClusterOptions, EngineOptions, ExportOptions, LookOptions
-    from live.output.executor import make_executor
-    from live.output.export import export
-    from live.output.songs import export_jobs
+    from live.export.executors import make_executor
+    from live.export.job import export
+    from live.export.songs import export_jobs
 
     cluster = ClusterOptions("local", ray_workers, max(1, os.cpu_count() // ray_workers)) if ray_workers else None
     opts = ExportOptions(output=str(out), audio=(str(audio),), batch=batch, quiet=True, cluster=cluster)

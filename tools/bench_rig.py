@@ -40,7 +40,7 @@ def load() -> float:
 
 def micro(repeats: int = 2000) -> dict:
     """Per-frame costs at 128 px: the flash guard (on moving random frames) and one display-rate blend."""
-    from live.output.flashguard import FlashGuard, blend
+    from live.show.flashguard import FlashGuard, blend
 
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8) for _ in range(32)]

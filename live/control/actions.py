@@ -2,7 +2,7 @@
 makes is one of these frozen dataclasses, and live.control.dispatch applies them.
 
 Two layers of one family:
-- walker actions (WALKER_ACTIONS) carry results: SetParams, SetClasses, Reseed, Freeze. They are what the
+- walker actions (WALKER_ACTIONS, defined in live.walk.actions) carry results: SetParams, SetClasses, Reseed, Freeze. They are what the
   analysis thread applies to the walk (live.walk.steering), what a recording stores as an event at a sample
   position and what a replay applies there. Anything random is drawn before it becomes one.
 - requests (everything else) say what someone asked for: SetParam from a knob, Nudge from a key, NewClasses from
@@ -13,45 +13,14 @@ word that is not in the vocabulary is an error where it is parsed, naming its so
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-from core.dims import NUM_CLASSES
 from core.errors import LiveError
-from live.config import PARAM_SPECS, WalkerParams
-
-
-class Action:
-    """Base of every control action."""
-
-
-# ---- walker actions: results, applied at a sample position, recorded and replayed ----------------------------
-@dataclass(frozen=True)
-class SetParams(Action):
-    params: WalkerParams
-
-
-@dataclass(frozen=True)
-class SetClasses(Action):
-    ids: tuple[int, ...]
-
-    def __post_init__(self):
-        ids = tuple(int(k) for k in self.ids)
-        if not ids or not all(0 <= k < NUM_CLASSES for k in ids):
-            raise LiveError(f"classes must be ImageNet ids 0–{NUM_CLASSES - 1}, got {list(self.ids)[:13]}")
-        object.__setattr__(self, "ids", ids)
-
-
-@dataclass(frozen=True)
-class Reseed(Action):
-    seed: int
-
-
-@dataclass(frozen=True)
-class Freeze(Action):
-    on: bool
+from live.config import PARAM_SPECS
+# The walker's actions are the vocabulary's lowest layer; re-exported so every control speaks one vocabulary.
+from live.walk.actions import (KINDS, WALKER_ACTIONS, Action, Event, Freeze, Reseed, SetClasses,  # noqa: F401
+                               SetParams, event_from_json, event_to_json)
 
 
 # ---- requests: resolved by the dispatcher ---------------------------------------------------------------------
@@ -180,60 +149,3 @@ def word_of(action: Action) -> str | None:
 
 
 # ---- recordings: walker actions as events.jsonl lines ---------------------------------------------------------
-KINDS = {"params": SetParams, "classes": SetClasses, "reseed": Reseed, "freeze": Freeze}
-WALKER_ACTIONS = tuple(KINDS.values())
-
-
-class Event(NamedTuple):
-    pos: int  # samples analysed before the action took effect
-    action: Action
-
-
-def event_to_json(event: Event, sr: int | None = None) -> str:
-    """One events.jsonl line; time_s is for people reading the file, replay uses pos."""
-    a = event.action
-    if isinstance(a, SetParams):
-        kind, value = "params", dataclasses.asdict(a.params)
-    elif isinstance(a, SetClasses):
-        kind, value = "classes", list(a.ids)
-    elif isinstance(a, Reseed):
-        kind, value = "reseed", int(a.seed)
-    elif isinstance(a, Freeze):
-        kind, value = "freeze", bool(a.on)
-    else:
-        raise TypeError(f"{type(a).__name__} is not a walker action and is never recorded")
-    row = {"pos": int(event.pos), "kind": kind, "value": value}
-    if sr:
-        row["time_s"] = round(event.pos / sr, 4)
-    return json.dumps(row)
-
-
-def event_from_json(line: str) -> Event:
-    """Parse one events.jsonl line; LiveError with the reason (the caller adds file and line)."""
-    try:
-        row = json.loads(line)
-        pos, kind, value = row["pos"], row["kind"], row["value"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise LiveError(f"not an event ({type(e).__name__}: {e})") from None
-    if isinstance(pos, bool) or not isinstance(pos, int) or pos < 0:
-        raise LiveError(f"position {pos!r} is not a sample count >= 0")
-    if kind not in KINDS:
-        raise LiveError(f"unknown event kind {kind!r} — known: {', '.join(KINDS)}")
-    if kind == "params":
-        if not isinstance(value, dict):
-            raise LiveError(f"params {value!r} is not a table of parameters")
-        unknown = sorted(set(value) - set(PARAM_SPECS))
-        if unknown:
-            raise LiveError(f"unknown parameter {unknown[0]!r} — known: {', '.join(PARAM_SPECS)}")
-        return Event(pos, SetParams(WalkerParams(**value)))
-    if kind == "classes":
-        if not isinstance(value, list) or not all(isinstance(k, int) and not isinstance(k, bool) for k in value):
-            raise LiveError(f"classes {value!r} is not a list of class ids")
-        return Event(pos, SetClasses(tuple(value)))
-    if kind == "reseed":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise LiveError(f"seed {value!r} is not an integer >= 0")
-        return Event(pos, Reseed(value))
-    if not isinstance(value, bool):
-        raise LiveError(f"freeze {value!r} is not true or false")
-    return Event(pos, Freeze(value))

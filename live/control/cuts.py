@@ -3,7 +3,7 @@
 A cut asked for on the beat would appear one render-to-screen latency late. Since Link and the beat tracker
 both know when the next beat falls, the planner asks for each cut `lead` seconds early, where lead is the
 measured time from dispatching a cut to its first frame being ready (the largest of the last few, plus half
-a display period and a margin); the presenter then holds that frame until the beat (live.run.present), so
+a display period and a margin); the presenter then holds that frame until the beat (live.show.present), so
 the new image appears on the beat whatever the render time was.
 
 Beat sources (Forecast): the Link session when it has peers (cuts on multiples of N of the session's beat,

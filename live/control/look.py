@@ -9,26 +9,16 @@ from __future__ import annotations
 import dataclasses
 import random
 import sys
-from typing import NamedTuple
 
 from core.errors import LiveError
 from live import classes as cls
 from live.config import PARAM_SPECS, WalkerParams, make_params
 from live.control.actions import Action, Freeze, Reseed, SetClasses, SetParams
 from live.control.presets import preset_order, read_preset
+from live.walk.steering import StartLook
 
 Result = tuple[list[Action], str]  # walker actions for the analysis thread, toast text ('' for none)
 MAX_CLASSES = 12  # one per pitch class
-
-
-class StartLook(NamedTuple):
-    """The look a set or an export starts with."""
-    params: WalkerParams
-    classes: list[int]
-    seed: int
-    preset: str = "default"
-    classes_given: bool = False  # chosen by the user (flags, preset, lyrics), not drawn at random
-    schedule: object = None  # LRC lyrics: changes() -> [(song time, class ids)], or None
 
 
 def start_look(opts, quiet: bool = False) -> StartLook:

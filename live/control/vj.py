@@ -54,7 +54,7 @@ class VJ:
         self.samplerate = samplerate
         self.recorder = None
         if opts.record:
-            from live.output.record import check_folder
+            from live.recordings.record import check_folder
             check_folder(opts.record)
         self._recorder_error_shown = self._closed = False
 
@@ -72,7 +72,7 @@ class VJ:
     def start(self, session: dict) -> "VJ":
         """Listen, open MIDI, start recording (`session`: seed, preset, model, params, classes...)."""
         if self.opts.record:
-            from live.output.record import Recorder
+            from live.recordings.record import Recorder
             self.recorder = Recorder(self.opts.record, self.samplerate, session)
         if self.osc is not None:
             self.osc.start()

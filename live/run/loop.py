@@ -1,10 +1,10 @@
 """Live mode: audio input -> analysis thread (features + walker) -> render thread (engine) -> presenter
 (display-rate blending, held beat cuts, flash guard) -> the window and every video sink.
 
-Threads (live.run.threads): the PortAudio callback fills a ring (live.audio.capture); the analysis thread drains
+Threads (live.run.stages): the PortAudio callback fills a ring (live.audio.capture); the analysis thread drains
 it hop by hop into the features and the walker and publishes the newest state; the render thread renders the
 newest state into a 2-slot frame queue; the main thread owns pygame, dispatches every action and runs the
-presenter (live.run.present); each sink sends on its own thread (live.output.sinks). With --no-window the
+presenter (live.show.present); each sink sends on its own thread (live.show.sinks). With --no-window the
 main thread paces the presenter itself.
 Latency is measured per new image shown: from the capture time of the audio that went into it (weighted, for a
 blend) to the return of its display flip (without a window: to its hand-over to the sinks).
@@ -24,14 +24,15 @@ from engine.hints import SETTLE_S, int8_hint
 from live.audio.capture import AudioInput
 from live.control import actions as A
 from live.control.dispatch import Dispatcher
-from live.control.look import Look, StartLook
+from live.control.look import Look
 from live.options import EngineOptions, LiveOptions
-from live.output.flashguard import FlashGuard
-from live.output.sinks import Outputs
-from live.run.present import Presenter, refresh_rate
 from live.run.report import Report
+from live.run.stages import Analysis, Renderer
 from live.run.stats import rate, write_stats
-from live.run.threads import Analysis, CutMark, Renderer
+from live.show.flashguard import FlashGuard
+from live.show.present import CutMark, Presenter, refresh_rate
+from live.show.sinks import Outputs
+from live.walk.steering import StartLook
 
 DEFAULT_RATE_HZ = 60.0  # the display rate where the monitor's is unknown (no window, dummy or virtual display)
 
@@ -78,7 +79,7 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
     win = opts.window
     display = None
     if win.show:
-        from live.output.window import Display
+        from live.show.window import Display
         display = Display(title, (res, res), win.fullscreen, win.display, win.scale_filter)
     rate_hz = opts.display_rate or (refresh_rate(win.display) if display else None) or DEFAULT_RATE_HZ
     try:

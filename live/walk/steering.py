@@ -9,14 +9,24 @@ replayed walker takes exactly the recorded steps.
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
 
 from live.analysis.features import FeatureExtractor
 from live.config import WalkerParams
-from live.control.actions import Action, Event, Freeze, Reseed, SetClasses, SetParams
+from live.walk.actions import Action, Event, Freeze, Reseed, SetClasses, SetParams
 from live.walk.walker import State, Walker
+
+
+class StartLook(NamedTuple):
+    """The look a set or an export starts with."""
+    params: WalkerParams
+    classes: list[int]
+    seed: int
+    preset: str = "default"
+    classes_given: bool = False  # chosen by the user (flags, preset, lyrics), not drawn at random
+    schedule: object = None  # LRC lyrics: changes() -> [(song time, class ids)], or None
 
 
 def schedule_events(schedule, sr: int) -> deque:

@@ -3,7 +3,7 @@
 The audio is decoded from 0 s (so a clip looks like the same part of the full render) and fed through
 steering (features + walker, lyric lines and recorded events applied at their samples); video frame k shows
 the newest walker state at or before start + k / fps. This is cheap and sequential; the frames are then
-independent, so they can be rendered in any order, anywhere (live.output.export, live.output.cluster).
+independent, so they can be rendered in any order, anywhere (live.export.job, live.export.cluster).
 """
 from __future__ import annotations
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from core.errors import warn
-from live.output.sinks.base import Sink, SinkUnavailable
+from live.show.sinks.base import Sink, SinkUnavailable
 
 
 def _kinds() -> dict:
-    from live.output.sinks.ndi import NdiSink
-    from live.output.sinks.spout import SpoutSink
-    from live.output.sinks.syphon import SyphonSink
-    from live.output.sinks.vcam import VcamSink
+    from live.show.sinks.ndi import NdiSink
+    from live.show.sinks.spout import SpoutSink
+    from live.show.sinks.syphon import SyphonSink
+    from live.show.sinks.vcam import VcamSink
 
     return {s.kind: s for s in (NdiSink, VcamSink, SyphonSink, SpoutSink)}
 

@@ -1,9 +1,9 @@
 """Render songs to mp4s: the trajectory first, then segments, then one join.
 
 For each song, decoding + features + walker give one (z, c, t) per video frame (live.walk.trajectory); the
-frames are cut into segments (live.output.workdir) that an executor renders into a work folder in the user
-cache, this machine's engine (live.output.executor) or Ray actors (live.output.cluster) alike; the segments
-are joined without re-encoding and the audio is muxed once (live.output.mux). The mp4 and --save-latents appear
+frames are cut into segments (live.export.workdir) that an executor renders into a work folder in the user
+cache, this machine's engine (live.export.local) or Ray actors (live.export.cluster) alike; the segments
+are joined without re-encoding and the audio is muxed once (live.export.mux). The mp4 and --save-latents appear
 only complete; an interrupted export leaves its finished segments in the cache and a rerun reuses them.
 """
 from __future__ import annotations
@@ -17,9 +17,9 @@ from core.errors import LiveError, warn
 from core.files import atomic_output, check_output, fsync_file, writing
 from live.audio import decode
 from live.config import WalkerParams
-from live.output import latents as latents_file
-from live.output.mux import write_mp4
-from live.output.workdir import WorkDir, plan, work_key
+from live.recordings import latents as latents_file
+from live.export.mux import write_mp4
+from live.export.workdir import WorkDir, plan, work_key
 from live.walk.steering import Steering, schedule_events
 from live.walk.trajectory import Latents, frame_trajectory
 
@@ -39,7 +39,7 @@ class ExportJob:
     duration: Optional[float] = None
     save_latents: Optional[str] = None
     schedule: object = None  # LRC lyrics: changes() -> [(song time, class ids)]
-    source: object = None  # replay (live.output.replay.ReplaySource): its recorded audio and events
+    source: object = None  # replay (live.recordings.replay.ReplaySource): its recorded audio and events
     model: Optional[str] = None  # --model NAME|DIR: a folder's files are inputs no output may replace
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from core.cache import cache_dir
-from live.output.segments import X264, segment_frames
+from live.export.segments import X264, segment_frames
 from live.walk.trajectory import Latents
 
 FORMAT = "1"  # bump when the same key would now give different segments

@@ -8,7 +8,7 @@ import av
 import numpy as np
 
 from live.audio import decode
-from live.output.segments import Joiner
+from live.export.segments import Joiner
 
 AUDIO_FRAME = 1024  # AAC frame size
 

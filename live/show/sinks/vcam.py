@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.errors import first_line
-from live.output.sinks.base import Sink, SinkUnavailable, require
+from live.show.sinks.base import Sink, SinkUnavailable, require
 
 
 class VcamSink(Sink):

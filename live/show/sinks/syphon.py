@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from live.output.sinks.base import Sink, require, rgba
+from live.show.sinks.base import Sink, require, rgba
 
 
 class SyphonSink(Sink):

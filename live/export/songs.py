@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from core.errors import LiveError
-from live.output.export import ExportJob, Prepared, check_paths, prepare
+from live.export.job import ExportJob, Prepared, check_paths, prepare
 
 
 def _is_folder(path: str, many: bool) -> bool:
@@ -62,7 +62,7 @@ def export_jobs(opts, look_opts, engine_opts) -> list[tuple[ExportJob, Prepared]
     common = [dict(output=mp4, fps=opts.fps, start=opts.start, duration=opts.duration, save_latents=npz,
                    model=engine_opts.model) for mp4, npz in paths]
     if opts.replay:
-        from live.output.replay import replay_source
+        from live.recordings.replay import replay_source
 
         sources = [replay_source(inp, look_opts, log_steps=bool(npz)) for inp, (_, npz) in zip(opts.replay, paths)]
         _make_folders(folders)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from live.output.sinks.base import Sink, require
+from live.show.sinks.base import Sink, require
 
 
 class SpoutSink(Sink):

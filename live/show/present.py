@@ -7,7 +7,7 @@ what is shown at each display tick, so every output shows the same frames:
   latency: the image on screen is partly older than the newest frame; that difference is measured per tick.
 - Beat cuts: the first frame of a planned cut is held until its beat (half a display period early, so the
   tick nearest the beat shows it) and then shown at once, not faded in.
-- The flash guard (live.output.flashguard) sees every shown image last.
+- The flash guard (live.show.flashguard) sees every shown image last.
 """
 from __future__ import annotations
 
@@ -15,8 +15,23 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from live.output.flashguard import FlashGuard, blend
-from live.run.threads import Rendered
+from live.show.flashguard import FlashGuard, blend
+
+
+class CutMark(NamedTuple):
+    """A beat cut travelling with the frames (live.run.stages hands it from the main thread to the walk)."""
+    seq: int  # 1, 2, ... per beat cut
+    show_at: float  # time.monotonic its image is due on screen (the beat)
+    t_dispatch: float  # time.monotonic its actions were handed to the analysis thread
+    actions: tuple = ()  # its walker actions, applied together with the mark
+
+
+class Rendered(NamedTuple):
+    """A finished frame on its way to the presenter."""
+    img: np.ndarray  # uint8 h x w x 3
+    t_capture: float
+    cut: CutMark | None
+    t_ready: float  # time.monotonic the frame was finished
 
 
 class Shown(NamedTuple):

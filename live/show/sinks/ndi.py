@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from live.output.sinks.base import Sink, SinkUnavailable, require, rgba
+from live.show.sinks.base import Sink, SinkUnavailable, require, rgba
 
 
 class NdiSink(Sink):

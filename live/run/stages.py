@@ -15,14 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from live.show.present import CutMark, Rendered
 from live.walk.steering import Steering, schedule_events
-
-
-class CutMark(NamedTuple):
-    seq: int  # 1, 2, ... per beat cut
-    show_at: float  # time.monotonic its image is due on screen (the beat)
-    t_dispatch: float  # time.monotonic its actions were handed to the analysis thread
-    actions: tuple = ()  # its walker actions, applied together with the mark
 
 
 class Snapshot(NamedTuple):
@@ -32,13 +26,6 @@ class Snapshot(NamedTuple):
     t: float
     t_capture: float  # time.monotonic of the newest audio sample in this state
     cut: CutMark | None  # the latest beat cut applied to this state
-
-
-class Rendered(NamedTuple):
-    img: np.ndarray  # uint8 h x w x 3
-    t_capture: float
-    cut: CutMark | None
-    t_ready: float  # time.monotonic the frame was finished
 
 
 class Analysis(threading.Thread):

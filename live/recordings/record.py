@@ -21,8 +21,8 @@ import numpy as np
 
 from core.errors import LiveError
 from core.files import write_json_atomic
-from live.control.actions import Event, event_to_json
-from live.output import latents
+from live.walk.actions import Event, event_to_json
+from live.recordings import latents
 
 
 class WavWriter:

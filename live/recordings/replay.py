@@ -20,9 +20,9 @@ import soundfile as sf
 
 from live.config import WalkerParams
 from core.errors import LiveError, warn
-from live.control.actions import Event, SetClasses, event_from_json
-from live.output.latents import LatentLog
-from live.walk.steering import Steering
+from live.walk.actions import Event, SetClasses, event_from_json
+from live.recordings.latents import LatentLog
+from live.walk.steering import StartLook, Steering
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,6 @@ class Recording:
     session: dict
 
     def look(self):
-        from live.control.look import StartLook
-
         return StartLook(self.params, self.classes, self.seed, str(self.session.get("preset", "default")), True)
 
 

@@ -1,7 +1,7 @@
 """Render segments on a Ray cluster (`live --export ... --ray [auto|local|ADDRESS]`; imported only then).
 
 Actors, one per GPU (or one per --worker-cpus CPUs where there is none), each load the engine once and render
-whole segments with the same code as this machine (live.output.executor), returning each segment's mp4 bytes;
+whole segments with the same code as this machine (live.export.local), returning each segment's mp4 bytes;
 the driver writes them into the work folder. A worker that dies is restarted by Ray, loads the engine again
 and renders its segment from scratch (Ray's actor restarts and task retries). Ray sets OMP_NUM_THREADS to an
 actor's CPUs, and the engine uses no more threads than that (engine.cpu).
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from core.errors import LiveError, first_line
-from live.output.executor import LocalExecutor, model_id, write_segment
-from live.output.workdir import Segment
+from live.export.local import LocalExecutor, model_id, write_segment
+from live.export.workdir import Segment
 from live.walk.trajectory import Latents
 
 

@@ -1,7 +1,7 @@
 """Render segments on this machine: one engine, the caller's thread feeding it, an encoder thread writing
 each finished batch into its segment, so the engine never waits in series on x264.
 
-The cluster's executor (live.output.cluster) has the same calls: key_fields() for the work folder's name and
+The cluster's executor (live.export.cluster) has the same calls: key_fields() for the work folder's name and
 render() for the segments missing there, telling when each song's are all done.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ import time
 from typing import Callable
 
 from core.files import atomic_output, writing
-from core.threads import Worker, get, put
-from live.output.segments import SegmentWriter
-from live.output.workdir import Segment
+from core.workers import Worker, get, put
+from live.export.segments import SegmentWriter
+from live.export.workdir import Segment
 from live.walk.trajectory import Latents
 
 _END = object()  # the end of one segment's frames
@@ -33,19 +33,6 @@ def model_id(spec: str) -> str:
         return spec
     from engine.onnx_export import model_fingerprint
     return model_fingerprint(spec)
-
-
-def make_executor(opts, engine_opts):
-    """The executor for a live.options.ExportOptions: Ray actors with --ray, else this machine's engine."""
-    if opts.cluster is not None:
-        from live.output.cluster import RayExecutor
-        return RayExecutor(opts.cluster, engine_opts, opts.batch)
-    from engine.backends import create_engine
-
-    model = engine_opts.model or "biggan-deep-512"
-    engine = create_engine(model, backend=engine_opts.backend, precision=engine_opts.precision,
-                           max_batch=opts.batch, device=engine_opts.device)
-    return LocalExecutor(engine, opts.batch, model_id(model))
 
 
 class LocalExecutor:
@@ -68,7 +55,7 @@ class LocalExecutor:
         return {"model": self.model, "engine": self.engine.name, "resolution": self.resolution, "batch": self.batch}
 
     def render(self, parts: list, advance: Callable[[int], None], finished: Callable[[int], None]) -> None:
-        """Render and encode each part's segments (live.output.export.Part) into its work folder, part after
+        """Render and encode each part's segments (live.export.job.Part) into its work folder, part after
         part; advance(n) after every n frames rendered, finished(i) once part i is whole."""
         for i, part in enumerate(parts):
             if part.segments:
