@@ -15,7 +15,7 @@ from live.config import PARAM_SPECS, make_params
 from live.control import actions as A
 from live.control.dispatch import Dispatcher, Inbox
 from live.control.look import Look
-from live.control.osc import OscOut, OscServer, parse_address
+from live.control.osc import OscOut, OscServer, parse_address, parse_message
 
 
 def _wait_actions(inbox, n, timeout=5.0):
@@ -75,20 +75,31 @@ def test_every_parameter_and_command_address_becomes_an_action(server):
                                       A.NewSeed(), A.Tap()]
 
 
-def test_malformed_and_unknown_messages_are_reported_not_fatal(server):
+def test_malformed_and_unknown_messages_are_one_line_each():
+    for address, args, text in (
+            ("/live/truncation", [0.1, 0.2], "OSC /live/truncation: expected one number, got 0.1 0.2 — ignored"),
+            ("/live/freeze", ["yes"], "OSC /live/freeze: expected 0 or 1, got 'yes' — ignored"),
+            ("/live/cut", ["now"], "OSC /live/cut: expected no argument, or 1 (press), got 'now' — ignored")):
+        with pytest.raises(LiveError) as e:
+            parse_message(address, args)
+        assert str(e.value) == text
+    with pytest.raises(LiveError, match="^OSC: unknown address /live/nothing — use /live/pitch_sensitivity, "):
+        parse_message("/live/nothing", [1.0])
+
+
+def test_bad_messages_are_reported_first_then_counted_and_the_server_runs_on(server):
     srv, inbox, client = server
     client.send_message("/live/truncation", [0.1, 0.2])
     client.send_message("/live/nothing", 1.0)
     client.send_message("/live/freeze", "yes")
-    client.send_message("/live/cut", "now")
-    got = _wait_actions(inbox, 4)
-    assert all(isinstance(a, A.Report) for a in got) and len(got) == 4
-    assert got[0].text == "OSC /live/truncation: expected one number, got 0.1 0.2 — ignored"
-    assert got[1].text.startswith("OSC: unknown address /live/nothing — use /live/pitch_sensitivity, ")
-    assert got[2].text == "OSC /live/freeze: expected 0 or 1, got 'yes' — ignored"
-    assert got[3].text == "OSC /live/cut: expected no argument, or 1 (press), got 'now' — ignored"
     client.send_message("/live/jitter", 0.25)  # the server still runs
-    assert _wait_actions(inbox, 1) == [A.SetParam("jitter", 0.25, "OSC /live/jitter")]
+    got = _wait_actions(inbox, 2)
+    assert got == [A.Report("OSC /live/truncation: expected one number, got 0.1 0.2 — ignored"),
+                   A.SetParam("jitter", 0.25, "OSC /live/jitter")]
+    srv.close()  # what was held back is told as the server closes
+    summary = inbox.drain()
+    assert len(summary) == 1 and summary[0].text.startswith(
+        "OSC input: 2 more problems in the last 0 s, the first: OSC: unknown address /live/nothing"), summary
 
 
 def test_out_of_range_is_clamped_and_reported(capsys):

@@ -231,14 +231,14 @@ class AudioInput:
             if now < next_try:
                 continue
             next_try = now + self.reopen_s
+            sd = _sd()  # loaded: the stream opened once
             try:
-                sd = _sd()
                 sd._terminate()   # rescan: PortAudio only sees a re-plugged device after re-initialising
                 sd._initialize()
                 self._stream = self._open()
                 self._opened_at = time.monotonic()
                 self.reopens += 1
-            except Exception:
+            except (LiveError, sd.PortAudioError):  # no such device (yet), or it will not open
                 self._stream = None  # still gone: try again in reopen_s
 
     def _close_stream(self):
@@ -247,7 +247,7 @@ class AudioInput:
             try:
                 s.abort()
                 s.close()
-            except Exception:
+            except _sd().PortAudioError:
                 pass  # a dead device can fail to close; it is dropped either way
 
     def close(self):

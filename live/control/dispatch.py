@@ -4,7 +4,9 @@ next to the window's keys and dispatches each.
 
 dispatch(action) -> (walker actions for the analysis thread, toast text). Errors a user caused (an unknown
 class, a broken preset, a value out of range) become a one-line report on stderr and the HUD, never a crash;
-an action type without a handler is a bug (TypeError).
+an action type without a handler is a bug (TypeError). Those from a remote input (OSC, MIDI: an action's
+source) go to stderr through one core.reports.Throttled per input, so a controller repeating a bad value
+costs a line every few seconds; the HUD shows each.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import queue
 from typing import Callable
 
 from core.errors import LiveError, warn
+from core.reports import Throttled
 from live import classes as cls
 from live.config import PARAM_SPECS
 from live.control import actions as A
@@ -50,6 +53,7 @@ class Dispatcher:
                  link: Callable[[bool | None], str] | None = None):
         self.look, self.window, self.midi, self._tap, self._link = look, window, midi, tap, link
         self.quit = False
+        self._reports: dict[str, Throttled] = {}  # per input: "OSC", "MIDI"
         self._table: dict[type, Callable[[A.Action], Result]] = {
             A.SetParam: self._set_param, A.Nudge: lambda a: self.look.nudge(a.name or self.look.selected, a.steps),
             A.Select: lambda a: self.look.select(a.name, a.step),
@@ -78,6 +82,20 @@ class Dispatcher:
                 return [], self.midi.bind(target)
         return handler(action)
 
+    def _warn(self, source: str, text: str) -> str:
+        """`source: text` on stderr, throttled per input (the source's first word), and for the HUD."""
+        line = f"{source}: {text}"
+        family = source.split()[0] if source else ""
+        if family not in self._reports:
+            self._reports[family] = Throttled(f"{family} input")
+        self._reports[family].report(line)
+        return line
+
+    def flush(self, final: bool = False) -> None:
+        """Tell what the throttles held back once its time has come (about every frame; final: at the end)."""
+        for reports in self._reports.values():
+            reports.flush(final)
+
     def _learn_target(self, action: A.Action) -> str | None:
         if isinstance(action, A.Select) and action.name is None:  # Left/Right: the parameter it selects
             names = list(PARAM_SPECS)
@@ -88,31 +106,31 @@ class Dispatcher:
     def _set_param(self, a: A.SetParam) -> Result:
         spec = PARAM_SPECS.get(a.name)
         if spec is None:
-            return [], warn(f"{a.source}: unknown parameter '{a.name}' — known: {', '.join(PARAM_SPECS)}")
+            return [], self._warn(a.source, f"unknown parameter '{a.name}' — known: {', '.join(PARAM_SPECS)}")
         try:
             value = float(a.value)
         except (TypeError, ValueError):
-            return [], warn(f"{a.source}: {a.name} {a.value!r} is not a number — ignored")
+            return [], self._warn(a.source, f"{a.name} {a.value!r} is not a number — ignored")
         if not math.isfinite(value):
-            return [], warn(f"{a.source}: {a.name} {value} is not a finite number — ignored")
+            return [], self._warn(a.source, f"{a.name} {value} is not a finite number — ignored")
         clamped = min(spec.max, max(spec.min, value))
         actions, toast = self.look.set_value(a.name, clamped)
         if clamped != value:
-            toast = warn(f"{a.source}: {a.name} {value:g} is out of range {spec.min:g}–{spec.max:g}, "
-                         f"clamped to {clamped:g}")
+            toast = self._warn(a.source, f"{a.name} {value:g} is out of range {spec.min:g}–{spec.max:g}, "
+                                         f"clamped to {clamped:g}")
         return actions, toast
 
     def _choose_classes(self, a: A.ChooseClasses) -> Result:
         try:
             return self.look.set_classes(cls.resolve_classes(str(a.spec)))
         except LiveError as e:
-            return [], warn(f"{a.source}: {e}")
+            return [], self._warn(a.source, str(e))
 
     def _load_preset(self, a: A.LoadPreset) -> Result:
         try:
             return self.look.load_preset(a.name, a.number)
         except LiveError as e:  # a missing or broken preset keeps the look
-            return [], warn(f"{a.source}: {e}") if a.source else str(e)
+            return [], self._warn(a.source, str(e)) if a.source else str(e)
 
     def _midi_learn(self, a: A.MidiLearn) -> Result:
         if self.midi is None:

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Callable, NamedTuple
 
-from core.errors import LiveError
+from core.errors import LiveError, first_line
 
 
 class LinkState(NamedTuple):
@@ -58,8 +58,10 @@ class LinkSession:
         loop = self._loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(self._main())
-        except Exception as e:  # noqa: BLE001 - reported through self.error / start-up
-            self.error = str(e) or type(e).__name__
+        except Exception as e:  # noqa: BLE001 - aalink's failure to join, whatever it raises: one line
+            if self._ready.is_set():
+                raise  # after joining it is a bug: its traceback, from this thread
+            self.error = first_line(e)
             self._ready.set()
         finally:
             loop.close()
@@ -71,23 +73,24 @@ class LinkSession:
         link.enabled = True
         self.link = link
         self._ready.set()
-        beats = asyncio.ensure_future(self._beats()) if self.on_beat is not None else None
-        await self._stop.wait()
-        if beats is not None:
-            beats.cancel()
+        tasks = {asyncio.ensure_future(self._stop.wait())}
+        if self.on_beat is not None:
+            tasks.add(asyncio.ensure_future(self._beats()))
+        done, running = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in running:
+            task.cancel()
         link.enabled = False
         self.link = None
         del link  # on this thread, while the loop still runs
+        for task in done:
+            task.result()  # the beat callback's bug, raised here rather than lost with its task
 
     async def _beats(self):
         """Beat-synced callbacks (OSC out): aalink resolves sync(1) on each beat of the session."""
         while True:
             beat = await self.link.sync(1)
             self.beats += 1
-            try:
-                self.on_beat(int(round(beat)), float(self.link.tempo))
-            except Exception:  # noqa: BLE001 - a sender's hiccup must not end the session
-                pass
+            self.on_beat(int(round(beat)), float(self.link.tempo))  # OSC out: a network error is counted there
 
     # ---- any thread ----------------------------------------------------------------------------------------
     def state(self) -> LinkState:

@@ -12,17 +12,33 @@ Out (one datagram per feature frame, ~43 a second):
   /live/features/beat i f on each beat (beat count, BPM; BPM 0 while unknown; on Link's beats while it leads),
   /live/status/render_fps, display_fps, images_fps, latency_ms f, /live/status/link f i (tempo, peers),
   /live/status/output/<kind> i i (sent, dropped) once a second
-Malformed or unknown messages are reported on the HUD and stderr and otherwise ignored.
+Bundles: a time tag in the past (or "immediately") applies at once, one up to HORIZON_S (2 s) ahead applies
+at its time; one further ahead is refused with a line (a clock far off, or a sequencer sending a whole show
+ahead: send nearer the time).
+Malformed or unknown messages, unreadable datagrams and refused bundles are reported on the HUD and stderr,
+the first at once, then at most one line every 5 s with their count (core.reports), and otherwise ignored.
 """
 from __future__ import annotations
 
+import heapq
+import select
+import socket
 import threading
+import time
 
-from core.errors import LiveError
+from pythonosc import osc_bundle, osc_message, osc_packet
+from pythonosc.parsing import osc_types
+
+from core.errors import LiveError, first_line
+from core.reports import Throttled
 from live.config import PARAM_SPECS
 from live.control import actions as A
 
 DEFAULT_HOST = "127.0.0.1"
+HORIZON_S = 2.0  # a bundle's time tag at most this far ahead is applied at its time; further ahead: refused
+MAX_PENDING = 1024  # messages waiting for their time tag
+POLL_S = 0.1  # the receive loop looks at its stop flag at least this often
+OSC_TYPES = "ihfdsbrmtTFN[]"  # the argument types python-osc reads
 
 
 def parse_address(spec: str, flag: str, need_host: bool = False, lowest: int = 1) -> tuple[str, int]:
@@ -42,42 +58,129 @@ def parse_address(spec: str, flag: str, need_host: bool = False, lowest: int = 1
 
 
 class OscServer:
-    """Listens for /live/... messages and puts actions into `inbox` (a live.control.dispatch.Inbox)."""
+    """Listens for /live/... messages and puts actions into `inbox` (a live.control.dispatch.Inbox).
+
+    Its own receive loop, not python-osc's server: python-osc's dispatcher sleeps until a bundle's time tag
+    (one bundle tagged an hour ahead froze OSC control and shutdown), prints a traceback for some malformed
+    datagrams and logs a line for others. Here python-osc only parses; the loop waits on the socket (never
+    longer than POLL_S, or than the next scheduled message), and problems go through one Throttled reporter.
+    """
 
     def __init__(self, spec: str, inbox):
-        from pythonosc.dispatcher import Dispatcher
-        from pythonosc.osc_server import BlockingOSCUDPServer
-
         self.host, self.port = parse_address(spec, "--osc", lowest=0)  # 0: any free port (shown on the HUD)
         self.inbox = inbox
-        d = Dispatcher()
-        d.set_default_handler(self._message)  # every address goes through parse_message (unknown ones too)
+        self.problems = Throttled("OSC input", lambda line: inbox.put(A.Report(line)))
+        self._pending: list = []  # heap of (time.monotonic due, n, message): bundles tagged a little ahead
+        self._n = 0
         try:
-            self.server = BlockingOSCUDPServer((self.host, self.port), d)
+            family, kind, proto, _, address = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)[0]
+            self.sock = socket.socket(family, kind, proto)
+        except OSError as e:  # socket.gaierror too: an unknown host name
+            raise LiveError(f"--osc {spec}: cannot listen on {self.host}:{self.port} ({e.strerror}) — "
+                            "give an address of this machine, e.g. 127.0.0.1:9000") from None
+        try:
+            self.sock.bind(address)
         except OSError as e:
+            self.sock.close()
             raise LiveError(f"--osc {spec}: cannot listen on {self.host}:{self.port} ({e.strerror}) — "
                             "choose another port") from None
-        self.port = self.server.server_address[1]  # the real one when 0 was asked for
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="osc", daemon=True)
+        self.port = self.sock.getsockname()[1]  # the real one when 0 was asked for
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="osc", daemon=True)
 
     def start(self) -> "OscServer":
         self._thread.start()
         return self
 
     def close(self) -> None:
+        """Returns within about POLL_S: the loop never sleeps on a message."""
+        self._stop.set()
         if self._thread.is_alive():
-            self.server.shutdown()
-        self.server.server_close()
+            self._thread.join(2 * POLL_S + 1.0)
+        self.sock.close()
+        self.problems.flush(final=True)
 
-    # ---- handlers (server thread): the message becomes an action, or a report of what was wrong with it ----
-    def _message(self, address: str, *args) -> None:
+    # ---- the receive thread ------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            wait = POLL_S
+            if self._pending:
+                wait = min(wait, max(0.0, self._pending[0][0] - time.monotonic()))
+            try:
+                if select.select([self.sock], [], [], wait)[0]:
+                    data, peer = self.sock.recvfrom(65536)
+                    self._datagram(data, peer[0])
+            except ConnectionResetError:
+                pass  # Windows reports an earlier send's ICMP "port unreachable" here; nothing was lost
+            except OSError as e:
+                self.problems.report(f"OSC: receiving on port {self.port} failed ({e.strerror or e}) — "
+                                     "OSC input stopped")
+                return
+            now = time.monotonic()
+            while self._pending and self._pending[0][0] <= now:
+                self._message(heapq.heappop(self._pending)[2])
+            self.problems.flush()
+
+    def _datagram(self, data: bytes, peer: str) -> None:
+        wall, now = time.time(), time.monotonic()
         try:
-            action = parse_message(address, args)
+            _check(data)
+            messages = osc_packet.OscPacket(data).messages
+        except (osc_packet.ParseError, osc_types.ParseError, ValueError) as e:  # ValueError: bad UTF-8
+            self.problems.report(f"OSC: unreadable datagram from {peer} ({first_line(e, 120)}) — ignored")
+            return
+        except Exception as e:  # noqa: BLE001 - python-osc failing on a stranger's bytes must not end OSC input
+            self.problems.report(f"OSC: python-osc could not parse a datagram from {peer} "
+                                 f"({type(e).__name__}: {first_line(e, 120)}) — ignored")
+            return
+        refused = []
+        for timed in messages:
+            ahead = timed.time - wall
+            if ahead > HORIZON_S or (ahead > 0.001 and len(self._pending) >= MAX_PENDING):
+                refused.append((ahead, timed.message.address))
+            elif ahead > 0.001:
+                self._n += 1
+                heapq.heappush(self._pending, (now + ahead, self._n, timed.message))
+            else:
+                self._message(timed.message)
+        if refused:
+            ahead = max(a for a, _ in refused)
+            why = (f"time-tagged {ahead:,.1f} s ahead (live applies tags up to {HORIZON_S:g} s ahead)"
+                   if ahead > HORIZON_S else f"more than {MAX_PENDING} messages are already scheduled")
+            self.problems.report(f"OSC: a bundle from {peer} {why} was refused: "
+                                 f"{', '.join(sorted({a for _, a in refused}))}")
+
+    def _message(self, message) -> None:
+        try:
+            action = parse_message(message.address, message.params)
         except LiveError as e:
-            action = A.Report(str(e))
+            self.problems.report(str(e))
+            return
         if action is not None:
             self.inbox.put(action)
+
+
+def _check(dgram: bytes, depth: int = 0) -> None:
+    """Raise a ParseError for what python-osc would log and skip rather than refuse (an argument type it does
+    not know, a bundle element that is neither a message nor a bundle), and for bundles nested too deep."""
+    if depth > 8:
+        raise osc_types.ParseError("bundles nested more than 8 deep")
+    if osc_bundle.OscBundle.dgram_is_bundle(dgram):
+        i = 16  # "#bundle\0" and the time tag
+        while i < len(dgram):
+            size, i = osc_types.get_int(dgram, i)
+            if not 0 < size <= len(dgram) - i:
+                raise osc_types.ParseError(f"a bundle element of {size} bytes in {len(dgram) - i}")
+            _check(dgram[i:i + size], depth + 1)
+            i += size
+    elif osc_message.OscMessage.dgram_is_message(dgram):
+        _, i = osc_types.get_string(dgram, 0)
+        if i < len(dgram):
+            tags = set(osc_types.get_string(dgram, i)[0][1:]) - set(OSC_TYPES)
+            if tags:
+                raise osc_types.ParseError(f"argument type {''.join(sorted(tags))!r} is not supported")
+    else:
+        raise osc_types.ParseError("neither an OSC message nor a bundle")
 
 
 def _number(x) -> bool:

@@ -92,12 +92,17 @@ class VJ:
         if self._closed:
             return
         self._closed = True
-        for part in (self.link, self.osc, self.midi_port):
+        for part in (self.link, self.osc):
             if part is not None:
-                try:
-                    part.close()
-                except Exception:
-                    pass
+                part.close()
+        if self.midi_port is not None:
+            try:
+                self.midi_port.close()
+            except (OSError, RuntimeError) as e:  # rtmidi's errors (a port that went away)
+                warn(f"MIDI: closing {self.midi_ctl.port_name!r} failed ({e})")
+        for action in self.inbox.drain():  # what came in after the main thread's last look
+            if isinstance(action, A.Report):
+                warn(action.text)  # e.g. the OSC input's last held-back problems, told as it closed
         if self.recorder is not None:
             self.recorder.close()
 

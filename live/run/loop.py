@@ -160,6 +160,7 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
         audio.close()
         report.link = vj.link_stats()  # as the set ended, before leaving the session
         vj.close()  # after the analysis thread: the recording is complete
+        dispatcher.flush(final=True)  # input problems held back by the throttles
         outputs.close()
         if display is not None:
             display.close()
@@ -189,6 +190,7 @@ def _control(dispatcher, display, vj, look, analysis, cuts: int) -> int:
             analysis.commands.put(action)
         if toast and display is not None:
             display.toast(toast, max(1.5, len(toast) / 25))  # long enough to read an error
+    dispatcher.flush()
     return cuts
 
 

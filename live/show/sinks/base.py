@@ -81,8 +81,8 @@ class Sink:
         finally:
             try:
                 self.release()
-            except Exception:
-                pass
+            except Exception as e:  # noqa: BLE001 - a device that went away may fail to close: one line
+                warn(f"{self.label()} did not close cleanly ({first_line(e)})")
 
     def label(self) -> str:
         return f"{self.kind} output {self.name!r}" if self.name else f"{self.kind} output"
