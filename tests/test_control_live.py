@@ -3,6 +3,7 @@ from that point on, a preset edit reloads, a broken one keeps the look, beat cut
 is one line, and the recording replays to the same steps."""
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from pythonosc.osc_bundle_builder import OscBundleBuilder
+from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
 from live.recordings.replay import replay_steps
@@ -65,6 +68,9 @@ def test_osc_hot_reload_and_beat_cuts_reach_the_recording(tiny_model_dir, tmp_pa
 
             osc = SimpleUDPClient("127.0.0.1", port)
             at(1.5)
+            far = OscBundleBuilder(time.time() + 3600)  # refused in a line; froze OSC and shutdown before
+            far.add_content(OscMessageBuilder("/live/truncation").build())
+            osc.send(far.build())
             osc.send_message("/live/truncation", 0.3)
             osc.send_message("/live/jitter", 5.0)  # out of range: clamped to 1 and reported
             osc.send_message("/live/nope", 1.0)  # unknown: reported
@@ -72,7 +78,7 @@ def test_osc_hot_reload_and_beat_cuts_reach_the_recording(tiny_model_dir, tmp_pa
             edit(preset, "jitter = 0.2\n")  # hot reload: only jitter changes, truncation stays 0.3
             at(5.0)
             edit(preset, "jitter = = 0.9\n")  # broken: keeps the look
-            _, err = app.communicate(timeout=120)
+            _, err = app.communicate(timeout=60)  # --duration 9 ends it, the bundle an hour ahead or not
         finally:
             if app.poll() is None:
                 app.kill()
@@ -81,6 +87,7 @@ def test_osc_hot_reload_and_beat_cuts_reach_the_recording(tiny_model_dir, tmp_pa
     assert len([ln for ln in lines if "MIDI" in ln]) == 1, err  # missing port: one line, then on without it
     assert any("jitter 5 is out of range 0–1, clamped to 1" in ln for ln in lines), err
     assert any("unknown address /live/nope" in ln for ln in lines), err
+    assert any(re.search(r"time-tagged 3,(599|600)\.\d s ahead .* was refused: /live/truncation$", ln) for ln in lines), err
     assert any("preset set.toml:1: invalid TOML" in ln and "keeping the current look" in ln for ln in lines), err
 
     events = [json.loads(ln) for ln in (rec / "events.jsonl").read_text().splitlines()]

@@ -19,7 +19,7 @@ from live.config import make_params
 from live.control.actions import Event, Freeze, Reseed, SetClasses, SetParams, event_from_json, event_to_json
 from live.walk.steering import Steering
 from live.recordings.record import Recorder, WavWriter
-from live.recordings.replay import load_recording, replay_steps
+from live.recordings.replay import load_recording, read_events, replay_steps
 from tests import vmic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,6 +95,34 @@ def test_a_damaged_recording_names_the_file_and_line(tmp_path, song, capsys):
     assert err == (f"live: {rec / 'events.jsonl'}:1: classes must be ImageNet ids 0–999, got [5000] — "
                    "the recording is damaged")
     assert not (tmp_path / "o.mp4").exists()
+
+
+GOOD = '{"pos": 1, "kind": "freeze", "value": true}'
+BAD_VALUE = '{"pos": 2, "kind": "classes", "value": [5000]}'
+
+
+@pytest.mark.parametrize("text, error_line", [
+    (f"{GOOD}\n{BAD_VALUE}\n", 2),  # a complete last line with a bad value: damage, not a torn write
+    (f"{BAD_VALUE}\n{GOOD}\n", 1),
+    (f"{GOOD}\n{BAD_VALUE}", 2),  # no newline, but JSON: complete, and bad
+    (f"{GOOD}\nnot json\n{GOOD}\n", 2),
+    (f"{GOOD}\nnot json\n", 2),  # not JSON, but its newline was written: not torn
+])
+def test_a_bad_event_line_is_an_error_naming_its_line_wherever_it_stands(tmp_path, text, error_line):
+    path = tmp_path / "events.jsonl"
+    path.write_text(text)
+    with pytest.raises(LiveError) as e:
+        read_events(path)
+    assert str(e.value).startswith(f"{path}:{error_line}: ") and str(e.value).endswith("the recording is damaged")
+
+
+def test_only_a_torn_last_line_is_ignored_with_a_warning(tmp_path, capsys):
+    path = tmp_path / "events.jsonl"
+    path.write_text(f'{GOOD}\n{{"pos": 99999999, "kind": "par')  # killed mid-write
+    assert read_events(path) == [Event(1, Freeze(True))]
+    assert capsys.readouterr().err == f"live: {path}:2: incomplete last event (no newline, not JSON), ignored\n"
+    path.write_text(f"{GOOD}\n{GOOD}")  # a whole last event without its newline is an event
+    assert read_events(path) == [Event(1, Freeze(True))] * 2 and capsys.readouterr().err == ""
 
 
 def test_replay_takes_exactly_the_recorded_steps(tmp_path, song):

@@ -2,8 +2,8 @@
 
 The analysis reads audio.wav exactly (float32 at the captured rate, via soundfile) and applies events.jsonl
 at their sample positions, so the walker takes the recorded steps whatever model renders them. latents.npz
-is never read. An interrupted recording replays up to its last complete second; a torn last event line is
-ignored.
+is never read. An interrupted recording replays up to its last complete second; a torn last event line (no
+newline, not JSON) is ignored, any other bad line is an error naming events.jsonl:N.
 
 --save-latents with --replay writes one row per walker step (z, c, t, time_s), like the recorded
 latents.npz, not one per video frame as a plain export does: that is what "same trajectory" compares.
@@ -63,7 +63,11 @@ def load_recording(directory: str) -> Recording:
 
 
 def read_events(path: Path) -> list[Event]:
-    lines = path.read_text().splitlines()
+    """The events of events.jsonl, by position. A last line without its newline that is not JSON was torn by a
+    crash mid-write: the set goes on without it (a warning). Any other bad line is an error naming file:line,
+    wherever it stands: a complete line with a bad value is damage, not a torn write."""
+    text = path.read_text()
+    lines = text.split("\n")  # after a final newline: one empty string, nothing torn
     events = []
     for i, line in enumerate(lines, 1):
         if not line.strip():
@@ -71,12 +75,20 @@ def read_events(path: Path) -> list[Event]:
         try:
             events.append(event_from_json(line))
         except LiveError as e:
-            if i == len(lines):  # torn by a crash mid-write: the set goes on without it
-                warn(f"{path}:{i}: incomplete last event, ignored")
+            if i == len(lines) and _torn(line):
+                warn(f"{path}:{i}: incomplete last event (no newline, not JSON), ignored")
                 break
             raise LiveError(f"{path}:{i}: {e} — the recording is damaged") from None
     events.sort(key=lambda ev: ev.pos)  # stable: same-position events keep their order
     return events
+
+
+def _torn(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return True
+    return False
 
 
 class ReplaySource:
