@@ -19,6 +19,11 @@ def main(argv=None) -> int:
     ns = build_parser().parse_args(argv)
     restore_signals = signals.install()  # SIGTERM/SIGHUP clean up like Ctrl-C
     try:
+        if ns.audio:  # positional: after --export's own list, or after --
+            if ns.export is None:
+                raise LiveError(f"{ns.audio[0]}: an audio file without --export — live --export FILE -o out.mp4 "
+                                "(a name that starts with a dash: after --)")
+            ns.export += ns.audio
         if ns.list_backends:
             return _list_backends()
         if ns.selftest:

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--export", metavar="AUDIO", nargs="*",
                    help="render these audio files (wav/flac/ogg/mp3/m4a) to -o: one file to FILE.mp4, several "
                         "to OUTDIR/ (one mp4 each, named after it); no AUDIO with --replay")
+    g.add_argument("audio", nargs="*", metavar="AUDIO", help="more audio files for --export; after -- a name may "
+                   "start with a dash: live --export -o out.mp4 -- -x.wav (or --export=-x.wav)")
     g.add_argument("--replay", metavar="DIR", nargs="+", help="with --export: re-render sets recorded with "
                    "--record DIR (their audio, events and look: look flags are not allowed); --save-latents "
                    "then writes one row per walker step, like DIR/latents.npz")

@@ -71,3 +71,23 @@ def test_several_inputs_need_folders(capsys, tmp_path, monkeypatch, args, messag
     assert main(args + ["--model", "/nonexistent/model"]) == 2
     assert capsys.readouterr().err == f"live: {message}\n"
     assert list(tmp_path.iterdir()) == []  # no folder made for a refused command
+
+
+@pytest.mark.parametrize("how", ["after --", "--export="])
+def test_an_audio_file_whose_name_starts_with_a_dash(tmp_path, monkeypatch, tiny_model_dir, how):
+    import numpy as np
+    import soundfile as sf
+
+    monkeypatch.chdir(tmp_path)
+    sf.write("-x.wav", np.zeros(11025, np.float32), 22050)
+    rest = ["-o", "out.mp4", "--model", str(tiny_model_dir), "--backend", "torch", "--fps", "4", "--quiet"]
+    args = ["--export", *rest, "--", "-x.wav"] if how == "after --" else ["--export=-x.wav", *rest]
+    assert main(args) == 0 and (tmp_path / "out.mp4").stat().st_size > 0
+    with pytest.raises(SystemExit):  # the control: without either, the name is taken for an option
+        main(["--export", "-x.wav", *rest])
+
+
+def test_an_audio_file_without_export_is_one_line(capsys):
+    assert main(["song.wav"]) == 2
+    assert capsys.readouterr().err == ("live: song.wav: an audio file without --export — live --export FILE -o "
+                                       "out.mp4 (a name that starts with a dash: after --)\n")
