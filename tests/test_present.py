@@ -1,6 +1,7 @@
 """The presenter on a simulated clock: display-rate blending when the engine is slower than the display,
 none when it is faster, a beat cut held to its beat and shown unfaded, and the added latency measured."""
 import numpy as np
+import pytest
 
 from live.control.cuts import CutPlanner, Forecast
 from live.show.present import Presenter
@@ -61,16 +62,37 @@ def test_interpolate_off_shows_each_rendered_frame_once():
     assert len(shown) == 10 and not p.interpolating
 
 
-def test_a_cut_frame_is_held_until_its_beat_and_shown_unfaded():
+@pytest.mark.parametrize("vsync", [False, True])
+def test_a_cut_frame_is_held_until_its_beat_and_shown_unfaded(vsync):
     mark = CutMark(1, show_at=0.6, t_dispatch=0.45)
     ready = []
-    p = Presenter(60, "on", on_cut_ready=ready.append)
+    p = Presenter(60, "on", on_cut_ready=ready.append, vsync=vsync)
     shown = run(p, frames(10, 0.1, cut_at=5, cut=mark), 1.0)  # the cut's first frame is ready at 0.51
     first = next((t, s) for t, s in shown if s.cut == 1)
-    assert 0.6 - 1 / 120 - 1e-6 <= first[0] <= 0.6  # held to the beat (half a display period early)
+    # on the beat; a vsync'd flip waits for the next refresh: released half a display period early
+    assert abs(first[0] - (0.6 - (1 / 120 if vsync else 0))) <= 0.0011
     assert first[1].img[0, 0, 0] == 100  # the cut frame itself, not a fade towards it
     assert all(s.cut == 0 for t, s in shown if t < first[0])
     assert len(ready) == 1 and abs(ready[0] - 0.06) < 1e-6  # dispatch to first frame, for the planner
+
+
+def test_a_held_link_cut_follows_a_tempo_change_to_its_beat():
+    """The cut was planned for beat 8 at 120 BPM (t = 4.0 s); the session slows to 96 BPM while it waits."""
+    tempo = [120.0]
+    mark = CutMark(1, show_at=4.0, t_dispatch=3.8, beat=8.0)
+    changed = 3.9  # beat 7.8 at 120 BPM; from here on 96 BPM
+
+    def cut_time(show_at, beat):
+        return changed + (beat - 7.8) * 60 / tempo[0]
+
+    p = Presenter(60, "off", cut_time=cut_time)
+    p.push(Rendered(img(0), 3.7, None, 3.7), 3.7)
+    p.tick(3.7)
+    p.push(Rendered(img(100), 3.85, mark, 3.85), 3.85)
+    tempo[0] = 96.0
+    assert p.due(3.95) == changed + 0.2 * 60 / 96  # 4.025, not 4.0
+    assert p.tick(4.0).cut == 0 and p.tick(4.025).cut == 1
+    assert p.target.cut.show_at == 4.025  # the stats see the time it was due
 
 
 def test_planner_asks_for_a_cut_lead_ahead_and_cuts_late_when_a_beat_comes_early():

@@ -64,8 +64,10 @@ class ChooseClasses(Action):
 @dataclass(frozen=True)
 class NewClasses(Action):
     """A new random class set (key c, beat cut, /live/cut, MIDI 'cut'); a planned beat cut carries the
-    time.monotonic its image is due on screen."""
+    time.monotonic its image is due on screen, and on Link the session beat that is (re-timed to that beat if
+    the session's tempo changes while the cut waits)."""
     show_at: float | None = None
+    beat: float | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ the new image appears on the beat whatever the render time was.
 
 Beat sources (Forecast): the Link session when it has peers (cuts on multiples of N of the session's beat,
 so with N = the quantum they fall on its downbeats), else the beat tracker (every N-th tracked beat, a tap
-restarting the count). A tracked cut beat that came earlier than planned still cuts, at once.
+restarting the count). A tracked cut beat that came earlier than planned still cuts, at once; a Link cut beat
+first seen less than half a lead ahead (as Link starts leading, or after a tempo change) is skipped.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Forecast(NamedTuple):
     t_cut: float | None  # time.monotonic of the next cut beat, None if the next beat is no cut beat
     period: float  # seconds per beat
     fired: int | None = None  # cut beats the tracker has fired so far (None: Link, which never misses one)
+    beat: float | None = None  # Link: the session beat of t_cut
 
 
 class CutPlanner:
@@ -35,6 +37,7 @@ class CutPlanner:
         self.planned = float("-inf")  # the beat time of the last planned cut
         self.fired = 0
         self.late = 0  # cuts made when the beat came, not ahead of it
+        self.skipped = 0  # Link cut beats too near to be ready on time: no cut (one late would show)
 
     def lead(self) -> float:
         measured = max(self.latencies) if self.latencies else self.prior
@@ -56,7 +59,11 @@ class CutPlanner:
                 return A.NewClasses()
         if fc.t_cut is None or fc.t_cut <= self.planned + fc.period / 2:
             return None
-        if now >= fc.t_cut - self.lead():
+        lead = self.lead()
+        if now >= fc.t_cut - lead:
             self.planned = fc.t_cut
-            return A.NewClasses(show_at=fc.t_cut)
+            if fc.beat is not None and now > fc.t_cut - lead / 2:
+                self.skipped += 1  # Link's first beat, or one a tempo change pulled in: too near to be ready
+                return None
+            return A.NewClasses(show_at=fc.t_cut, beat=fc.beat)
         return None

@@ -161,8 +161,17 @@ class VJ:
             elif now - self._link_since >= LINK_SETTLE_S:
                 every = self.planner.every
                 self.planner.fired = self.cut_beats  # tracked beats do not cut while Link leads
-                return Forecast(st.time_of(st.next_beat(every, after=now)), 60.0 / st.tempo)
+                beat = st.next_beat(every, after=now)
+                return Forecast(st.time_of(beat), 60.0 / st.tempo, beat=beat)
         return self._forecast
+
+    def cut_time(self, show_at: float, beat: float | None) -> float:
+        """When a held cut is due now: on Link, the time of its beat at the session's present tempo."""
+        if beat is not None and self.link is not None:
+            st = self.link.state()
+            if st.peers > 0 and st.enabled:
+                return st.time_of(beat)
+        return show_at
 
     # ---- main thread ------------------------------------------------------------------------------------
     def actions(self, now: float | None = None) -> list[A.Action]:

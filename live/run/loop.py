@@ -101,7 +101,8 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
             display.close()
         raise
     planner = vj.planner
-    presenter = Presenter(rate_hz, opts.interpolate, guard, on_cut_ready=planner.measured if planner else None)
+    presenter = Presenter(rate_hz, opts.interpolate, guard, on_cut_ready=planner.measured if planner else None,
+                          vsync=display is not None and display.vsync, cut_time=vj.cut_time)
     stop = threading.Event()
     analysis = Analysis(audio, look, stop, vj, start.schedule)
     renderer = Renderer(engine, analysis, stop)
@@ -180,7 +181,7 @@ def _control(dispatcher, display, vj, look, analysis, cuts: int) -> int:
         walker, toast = dispatcher.dispatch(action)
         if isinstance(action, A.NewClasses) and action.show_at is not None and walker:
             cuts += 1
-            analysis.commands.put(CutMark(cuts, action.show_at, time.monotonic(), tuple(walker)))
+            analysis.commands.put(CutMark(cuts, action.show_at, time.monotonic(), tuple(walker), action.beat))
             walker = []
         results.append((walker, toast))
     for requests, toast in vj.tick(look.preset):  # preset hot reload: its own toast

@@ -99,6 +99,7 @@ class Report:
                     outputs=self.outputs.stats(), link=self.link,
                     flash_guard=self.guard.stats() if self.guard is not None else None,
                     beat_cuts=dict(shown=len(self.cuts), late=self.vj.planner.late if self.vj.planner else 0,
+                                   skipped=self.vj.planner.skipped if self.vj.planner else 0,
                                    lead_ms=round(self.vj.planner.lead() * 1000, 1) if self.vj.planner else None,
                                    error_ms_p50=cut_errors[len(cut_errors) // 2] if cut_errors else None,
                                    error_ms_max=cut_errors[-1] if cut_errors else None,

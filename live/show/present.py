@@ -5,8 +5,11 @@ what is shown at each display tick, so every output shows the same frames:
   a cross-fade from the image on screen to the newest rendered frame, reaching it one render interval after
   it arrived; `auto` does so while the measured render interval is longer than the display period. The cost is
   latency: the image on screen is partly older than the newest frame; that difference is measured per tick.
-- Beat cuts: the first frame of a planned cut is held until its beat (half a display period early, so the
-  tick nearest the beat shows it) and then shown at once, not faded in.
+- Beat cuts: the first frame of a planned cut is held until its beat and then shown at once, not faded in.
+  A vsync'd window's flip waits for the next refresh, so there the frame is released half a display period
+  early (the refresh nearest the beat shows it); without one (sinks, the dummy driver) the hand-over is the
+  moment it is shown, so it is released on the beat. A Link cut is re-timed to its beat while it is held,
+  so a tempo change during the wait still lands it on the beat.
 - The flash guard (live.show.flashguard) sees every shown image last.
 """
 from __future__ import annotations
@@ -24,6 +27,7 @@ class CutMark(NamedTuple):
     show_at: float  # time.monotonic its image is due on screen (the beat)
     t_dispatch: float  # time.monotonic its actions were handed to the analysis thread
     actions: tuple = ()  # its walker actions, applied together with the mark
+    beat: float | None = None  # Link: the session beat it lands on
 
 
 class Rendered(NamedTuple):
@@ -44,8 +48,12 @@ class Shown(NamedTuple):
 
 class Presenter:
     def __init__(self, rate_hz: float, interpolate: str = "auto", guard: FlashGuard | None = None,
-                 on_cut_ready: Callable[[float], None] | None = None):
+                 on_cut_ready: Callable[[float], None] | None = None, vsync: bool = False,
+                 cut_time: Callable[[float, float | None], float] | None = None):
+        """cut_time(show_at, beat): when a held cut is due now (Link re-times it); default its show_at."""
         self.period = 1.0 / float(rate_hz)
+        self.early = self.period / 2 if vsync else 0.0  # how long before its beat a cut is released
+        self.cut_time = cut_time
         self.mode, self.guard = interpolate, guard
         self.on_cut_ready = on_cut_ready
         self.pending: Rendered | None = None  # the newest rendered frame not yet shown
@@ -79,15 +87,23 @@ class Presenter:
         self.pending = item
 
     # ---- timing --------------------------------------------------------------------------------------------
-    def _held(self, item: Rendered, now: float) -> bool:
+    def _release(self, item: Rendered) -> float | None:
+        """When a new cut's frame may be shown (None: it is no new cut)."""
         cut = item.cut
-        return cut is not None and cut.seq > self.cut_shown and now < cut.show_at - self.period / 2
+        if cut is None or cut.seq <= self.cut_shown:
+            return None
+        show_at = cut.show_at if self.cut_time is None else self.cut_time(cut.show_at, cut.beat)
+        return show_at - self.early
+
+    def _held(self, item: Rendered, now: float) -> bool:
+        release = self._release(item)
+        return release is not None and now < release
 
     def due(self, now: float) -> float | None:
         """When the next tick should be shown (time.monotonic), or None while there is nothing to show."""
         item = self.pending
         if item is not None and self._held(item, now):
-            release = item.cut.show_at - self.period / 2
+            release = self._release(item)
             return min(release, self.next_tick) if self._moving() else release
         if item is not None:
             new_cut = item.cut is not None and item.cut.seq > self.cut_shown
@@ -105,6 +121,9 @@ class Presenter:
             self.target, self.t_target, self.pending = item, now, None
             self.fade = self.shown is not None
             if item.cut is not None and item.cut.seq > self.cut_shown:
+                if self.cut_time is not None:  # the time it was due, for the stats
+                    item = self.target = item._replace(cut=item.cut._replace(
+                        show_at=self.cut_time(item.cut.show_at, item.cut.beat)))
                 self.cut_shown = cut = item.cut.seq
                 self.fade = False  # a cut appears on its beat, not faded in
         target = self.target
