@@ -112,6 +112,28 @@ def test_vj_routes_queued_midi_messages_to_the_look():
     vj.close()
 
 
+@pytest.mark.parametrize("throttled", [True, False], ids=["throttled", "control-unthrottled"])
+def test_a_controller_repeating_a_bad_program_change_costs_a_line_every_few_seconds(throttled, capfd, monkeypatch):
+    import core.reports
+
+    if not throttled:
+        monkeypatch.setattr(core.reports, "EVERY_S", 0.0)
+    vj = VJ(VJOptions(), 44100)
+    d = Dispatcher(Look(make_params(), list(range(12)), seed=0), midi=vj.midi_ctl)
+    for _ in range(500):  # program 100: no such preset
+        vj.inbox.put(A.MidiMessage(mido.Message("program_change", program=100)))
+    for action in vj.actions():
+        d.dispatch(action)
+    d.flush(final=True)
+    vj.close()
+    lines = capfd.readouterr().err.splitlines()
+    if not throttled:
+        assert len(lines) == 500  # what the throttle saves: a line per message
+        return
+    assert len(lines) == 2 and lines[0].startswith("live: MIDI program 100: no preset 101 ")
+    assert lines[1].startswith("live: MIDI input: 499 more problems in the last 0 s, the first: MIDI program 100: ")
+
+
 # rtmidi's Linux backend needs ALSA's sequencer device; containers (like this project's CI) usually lack it.
 HAVE_SEQUENCER = not sys.platform.startswith("linux") or Path("/dev/snd/seq").exists()
 
