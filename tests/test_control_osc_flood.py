@@ -1,6 +1,6 @@
 """OSC cannot hang or flood the show: real UDP to a real live.control.osc server. A bundle time-tagged far ahead
 is refused and holds nothing up (python-osc's own server, the control, sleeps until the tag); one a little
-ahead applies at its time; a flood of junk costs a few stderr lines with the count (the control: without the
+ahead applies at its time, not before (the control: python-osc ignoring time tags applies it early); a flood of junk costs a few stderr lines with the count (the control: without the
 throttle it is a line per datagram); python-osc's log lines and tracebacks never reach stderr."""
 import logging
 import re
@@ -112,6 +112,11 @@ def test_control_python_oscs_own_server_sleeps_until_the_time_tag():
         th.join(5)
 
 
+def applied_at_its_time(at: float, tag: float) -> bool:
+    """Not before its time tag, and soon after it (a loaded machine's thread wake-up)."""
+    return -0.002 <= at - tag <= 0.2
+
+
 @pytest.mark.parametrize("ahead", [0.6, -30.0])
 def test_a_bundle_a_little_ahead_applies_at_its_time_and_one_in_the_past_at_once(ahead):
     assert ahead < HORIZON_S
@@ -126,10 +131,24 @@ def test_a_bundle_a_little_ahead_applies_at_its_time_and_one_in_the_past_at_once
         srv.close()
     (at, action), = inbox.log
     assert action == A.SetParam("jitter", 0.25, "OSC /live/jitter")
-    if ahead > 0:
-        assert -0.002 <= at - tag <= 0.05, f"applied {1000 * (at - tag):.1f} ms after its time tag"
-    else:
-        assert at - sent <= 0.05, f"applied {1000 * (at - sent):.1f} ms after it was sent"
+    assert applied_at_its_time(at, max(tag, sent)), f"applied {1000 * (at - tag):.1f} ms after its time tag"
+
+
+def test_control_a_server_that_ignores_time_tags_applies_early():
+    got = []
+    d = OscDispatcher(strict_timing=False)
+    d.set_default_handler(lambda address, *args: got.append(time.time()))
+    srv = BlockingOSCUDPServer(("127.0.0.1", 0), d)
+    th = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    th.start()
+    try:
+        tag = time.time() + 0.6
+        send(srv.server_address[1], bundle(tag, message("/live/jitter", 0.25)))
+        assert wait_for(lambda: got, 5)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert not applied_at_its_time(got[0], tag)
 
 
 JUNK = [b"\x00\x01garbage", b"#bundle\x00" + b"\x00" * 7,  # neither message nor bundle; a short bundle
@@ -179,7 +198,7 @@ def test_a_flood_of_junk_costs_a_few_lines_with_the_count(throttled, capfd, capl
     d.flush(final=True)
     lines = capfd.readouterr().err.splitlines()
     problems = srv.problems.total + d._reports["OSC"].total
-    assert sent[0] > 2000 and problems > sent[0] / 2, (sent[0], problems)
+    assert sent[0] > 2000 and problems >= 1000, (sent[0], problems)  # loopback drops what the receiver misses
     assert "Traceback" not in "\n".join(lines)
     assert [r for r in caplog.records if "pythonosc" in r.pathname] == []  # python-osc's log lines: none
     if not throttled:
