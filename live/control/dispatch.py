@@ -6,7 +6,8 @@ dispatch(action) -> (walker actions for the analysis thread, toast text). Errors
 class, a broken preset, a value out of range) become a one-line report on stderr and the HUD, never a crash;
 an action type without a handler is a bug (TypeError). Those from a remote input (OSC, MIDI: an action's
 source) go to stderr through one core.reports.Throttled per input, so a controller repeating a bad value
-costs a line every few seconds; the HUD shows each.
+costs a line every few seconds; the HUD shows each. Report actions were throttled where they were found (the
+OSC receive thread) and are told as they come.
 """
 from __future__ import annotations
 

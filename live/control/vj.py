@@ -4,7 +4,7 @@ hot reload, recording. The runtime calls it from two threads:
   analysis thread: on_frame(frame, t_capture) for every feature frame (beat, tap, OSC out); recorder hooks
   main thread:     actions() (queued OSC/MIDI actions and planned beat cuts, for the dispatcher), tap() for
                    Tap actions, set_link() for Link on/off, tick(preset) about every frame (hot reload,
-                   recorder errors), hud()
+                   recorder errors), hud(), cut_time() for the presenter (a held Link cut's beat, re-timed)
   link thread:     beat-synced OSC out while the Link session has peers
 
 Nothing here touches the walker or the look: inputs become actions (live.control.actions) for the dispatcher.
