@@ -159,6 +159,23 @@ JUNK = [b"\x00\x01garbage", b"#bundle\x00" + b"\x00" * 7,  # neither message nor
         message("/live/jitter", 5.0).dgram]  # out of range: told by the dispatcher
 
 
+def test_control_python_osc_alone_logs_and_raises_on_this_junk(caplog):
+    """What the server keeps off stderr: python-osc's own parse logs a line for one datagram of the junk and
+    raises a non-ParseError (a traceback in its server) for another."""
+    from pythonosc.osc_packet import OscPacket, ParseError
+
+    caplog.set_level(logging.DEBUG)
+    escaped = []
+    for dgram in JUNK:
+        try:
+            OscPacket(dgram)
+        except ParseError:
+            pass
+        except Exception as e:  # noqa: BLE001 - what escapes python-osc, collected to assert on
+            escaped.append(type(e).__name__)
+    assert [r for r in caplog.records if "pythonosc" in r.pathname] and escaped == ["UnicodeDecodeError"]
+
+
 @pytest.mark.parametrize("throttled", [True, False], ids=["throttled", "control-unthrottled"])
 def test_a_flood_of_junk_costs_a_few_lines_with_the_count(throttled, capfd, caplog, monkeypatch):
     if not throttled:
