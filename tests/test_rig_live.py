@@ -156,10 +156,10 @@ def test_cuts_seen_on_ndi_land_on_the_beats_of_a_link_peer_that_changes_tempo(mi
                         seen.append((frames[0][1] - wall, float(np.abs(img - last).mean())))
                     last = img
                     cuts = [t for t, step in seen if step > 8 and t > link_leads(peer_out)]
-                    if changed is None and len(cuts) >= 5:  # a few on the first tempo, then change it
+                    if changed is None and len(cuts) >= 8:  # cuts on the first tempo, then change it
                         peer.send_signal(signal.SIGUSR1)
                         changed = time.monotonic()
-                    elif changed is not None and sum(t > changed for t in cuts) >= 7:
+                    elif changed is not None and sum(t > changed for t in cuts) >= 12:  # 20 in all: 95% is 19
                         break
             app.send_signal(signal.SIGINT)  # Ctrl-C ends the set, with its stats
             finish(app)
@@ -182,13 +182,13 @@ def test_cuts_seen_on_ndi_land_on_the_beats_of_a_link_peer_that_changes_tempo(mi
     cuts = np.array([t for t, step in seen if step > 8 and t > link_leads(peer_out)])
     t_change = peer_readings[peer_readings[:, 3] < 127, 0][0]
     before, after = cuts[cuts < t_change], cuts[cuts > t_change]
-    assert len(before) >= 4 and len(after) >= 6, (before, after, t_change)
+    assert len(before) >= 6 and len(after) >= 10, (before, after, t_change)
     assert np.median(np.diff(before)) == pytest.approx(2 * 60 / 128, rel=0.02)  # cut spacing: every 2 beats...
     assert np.median(np.diff(after)) == pytest.approx(2 * 60 / 96, rel=0.02)  # ...of the new tempo too
     errors = beat_errors_ms(cuts, peer_readings)
     print(f"cut errors seen on NDI (ms): {np.round(errors, 1).tolist()}; "
           f"median |error| {np.median(np.abs(errors)):.1f} ms, lead {s['beat_cuts']['lead_ms']} ms")
-    assert on_the_beat(errors), errors
+    assert on_the_beat(errors), (errors, s["beat_cuts"])
     for shift in (1.0, 0.03 * 128 / 60):  # the controls: a beat off, 30 ms off
         assert not on_the_beat(beat_errors_ms(cuts, peer_readings, shift_beats=shift)), shift
 

@@ -34,9 +34,12 @@ class Report:
             self.changes.append(t_flip)
             self.hist.add((t_flip - shown.t_capture) * 1000)
         if shown.cut:
-            mark = self.presenter.target.cut
+            target = self.presenter.target
+            mark = target.cut
             self.cuts.append(dict(seq=shown.cut, show_at=round(mark.show_at, 4), shown=round(t_flip, 4),
-                                  error_ms=round((t_flip - mark.show_at) * 1000, 2)))
+                                  error_ms=round((t_flip - mark.show_at) * 1000, 2),
+                                  ready=round(target.t_ready, 4),  # its frame: after show_at, a late render
+                                  asked=round(mark.t_dispatch, 4)))
 
     # ---- live figures ----------------------------------------------------------------------------------------
     def figures(self) -> dict:
