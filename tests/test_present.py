@@ -106,3 +106,13 @@ def test_planner_asks_for_a_cut_lead_ahead_and_cuts_late_when_a_beat_comes_early
     # the tracker fired a cut beat that was never planned (it came early): cut at once
     late = plan.poll(5.0, Forecast(None, 0.5, 2))
     assert late is not None and late.show_at is None and plan.late == 1
+
+
+def test_a_link_cut_beat_first_seen_less_than_a_lead_ahead_is_skipped_not_late():
+    plan = CutPlanner(2, display_period=1 / 60, prior_lead=0.1)
+    lead = plan.lead()
+    assert plan.poll(10.0, Forecast(10.0 + lead / 2, 0.5, beat=8.0)) is None  # Link starts leading: too near
+    assert plan.skipped == 1
+    assert plan.poll(10.2, Forecast(11.0, 0.5, beat=10.0)) is None  # the next one is seen in time...
+    cut = plan.poll(11.0 - lead, Forecast(11.0, 0.5, beat=10.0))
+    assert cut is not None and (cut.show_at, cut.beat) == (11.0, 10.0) and plan.skipped == 1  # ...and cut

@@ -27,9 +27,9 @@ def mic(tmp_path_factory):
         yield vm
 
 
-def start_live(mic, model, *args):
+def start_live(mic, model, *args, env=None):
     return subprocess.Popen([sys.executable, "-m", "live", "-d", "pulse", "--model", str(model), "--backend",
-                             "torch", "--no-window", "--seed", "2", *args], env=mic.env, cwd=REPO,
+                             "torch", "--no-window", "--seed", "2", *args], env={**mic.env, **(env or {})}, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -89,6 +89,9 @@ def cut_model(tiny_model_dir, tmp_path_factory):
     return d
 
 
+CUT_STEP = 4.0  # mean |change| of a frame (0-255) that is a cut: the codec's noise stays under 3, cuts 5-50
+
+
 def beat_errors_ms(times, peer, every=2, shift_beats=0.0):
     """ms from each time to the nearest multiple of `every` of the peer's beats (its readings interpolated,
     so a tempo change is followed), the peer's grid moved by `shift_beats` (the controls)."""
@@ -137,16 +140,18 @@ def test_cuts_seen_on_ndi_land_on_the_beats_of_a_link_peer_that_changes_tempo(mi
     wall = np.median([time.time() - time.monotonic() for _ in range(5)])  # NDI stamps frames in wall time
     seen, changed = [], None  # (monotonic time the frame was sent, its step from the previous frame)
     try:
-        # Nothing moves but the cuts: no noise steps, no class smoothing, no blending between renders.
+        # Nothing moves but the cuts: no noise steps, no class smoothing, no blending between renders, no
+        # flash guard (it may fade a change; tested on its own). The engine on one thread: this 2-core machine,
+        # shared, then keeps a core for the presenter that hands each cut over on its beat.
         app = start_live(mic, cut_model, "--link", "--cut-on-beat", "2", "--duration", "120", "--stats",
                          str(stats), "--osc-out", f"127.0.0.1:{osc.server_address[1]}", "--ndi", "link-test",
                          "--tempo-sensitivity", "0", "--smooth-factor", "0", "--num-classes", "1",
-                         "--interpolate", "off")
+                         "--interpolate", "off", "--flash-guard", "off", env={"OMP_NUM_THREADS": "1"})
         try:
             with NdiReceiver("link-test") as rx:
                 alive = lambda: app.poll() is None or pytest.fail(app.communicate()[1][-2000:])  # noqa: E731
                 assert rx.connect(90, poll=alive)
-                deadline, last = time.monotonic() + 120, None
+                deadline, last, leads = time.monotonic() + 120, None, np.inf
                 while time.monotonic() < deadline:
                     frames = rx.collect(alive, count=1, timeout=1)
                     if not frames:
@@ -155,7 +160,9 @@ def test_cuts_seen_on_ndi_land_on_the_beats_of_a_link_peer_that_changes_tempo(mi
                     if last is not None:
                         seen.append((frames[0][1] - wall, float(np.abs(img - last).mean())))
                     last = img
-                    cuts = [t for t, step in seen if step > 8 and t > link_leads(peer_out)]
+                    if leads == np.inf and seen and seen[-1][1] > CUT_STEP:
+                        leads = link_leads(peer_out)
+                    cuts = [t for t, step in seen if step > CUT_STEP and t > leads]
                     if changed is None and len(cuts) >= 8:  # cuts on the first tempo, then change it
                         peer.send_signal(signal.SIGUSR1)
                         changed = time.monotonic()
@@ -178,8 +185,8 @@ def test_cuts_seen_on_ndi_land_on_the_beats_of_a_link_peer_that_changes_tempo(mi
     assert status and status[-1][0] == pytest.approx(96) and status[-1][1] >= 1, status[-3:]
 
     steps = np.array([step for _, step in seen])
-    assert np.sort(steps)[-sum(steps > 8) - 1] < 4, np.sort(steps)[-30:]  # cuts stand out from the rest
-    cuts = np.array([t for t, step in seen if step > 8 and t > link_leads(peer_out)])
+    assert not np.any((steps > 0.75 * CUT_STEP) & (steps <= CUT_STEP)), np.sort(steps)[-40:]  # no doubt
+    cuts = np.array([t for t, step in seen if step > CUT_STEP and t > link_leads(peer_out)])
     t_change = peer_readings[peer_readings[:, 3] < 127, 0][0]
     before, after = cuts[cuts < t_change], cuts[cuts > t_change]
     assert len(before) >= 6 and len(after) >= 10, (before, after, t_change)

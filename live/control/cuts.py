@@ -9,7 +9,7 @@ the new image appears on the beat whatever the render time was.
 Beat sources (Forecast): the Link session when it has peers (cuts on multiples of N of the session's beat,
 so with N = the quantum they fall on its downbeats), else the beat tracker (every N-th tracked beat, a tap
 restarting the count). A tracked cut beat that came earlier than planned still cuts, at once; a Link cut beat
-first seen less than half a lead ahead (as Link starts leading, or after a tempo change) is skipped.
+first seen less than a lead ahead (as Link starts leading) is skipped: its frame could not be ready on time.
 """
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ class CutPlanner:
         self.fired = 0
         self.late = 0  # cuts made when the beat came, not ahead of it
         self.skipped = 0  # Link cut beats too near to be ready on time: no cut (one late would show)
+        self._beat: float | None = None  # the Link cut beat last forecast...
+        self._near = False  # ...and whether it was less than a lead ahead when first seen
 
     def lead(self) -> float:
         measured = max(self.latencies) if self.latencies else self.prior
@@ -57,13 +59,14 @@ class CutPlanner:
                 self.late += 1
                 self.planned = now
                 return A.NewClasses()
+        if fc.beat is not None and fc.beat != self._beat:
+            self._beat, self._near = fc.beat, fc.t_cut - now < self.lead()
         if fc.t_cut is None or fc.t_cut <= self.planned + fc.period / 2:
             return None
-        lead = self.lead()
-        if now >= fc.t_cut - lead:
+        if now >= fc.t_cut - self.lead():
             self.planned = fc.t_cut
-            if fc.beat is not None and now > fc.t_cut - lead / 2:
-                self.skipped += 1  # Link's first beat, or one a tempo change pulled in: too near to be ready
+            if fc.beat is not None and self._near:
+                self.skipped += 1
                 return None
             return A.NewClasses(show_at=fc.t_cut, beat=fc.beat)
         return None
