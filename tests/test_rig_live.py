@@ -89,7 +89,14 @@ def cut_model(tiny_model_dir, tmp_path_factory):
     return d
 
 
-CUT_STEP = 4.0  # mean |change| of a frame (0-255) that is a cut: the codec's noise stays under 3, cuts 5-50
+CUT_STEP = 2.0  # mean |change| (0-255) of the 8x8-pixel block means that is a cut: the codec's noise stays
+#                 under 1 there, cuts change them by 10-40
+
+
+def blocks(frame: np.ndarray) -> np.ndarray:
+    """Means of 8x8-pixel blocks: NDI's codec noise averages out, a cut's change of the whole image does not."""
+    h, w, c = frame.shape
+    return frame.reshape(h // 8, 8, w // 8, 8, c).mean(axis=(1, 3))
 
 
 def beat_errors_ms(times, peer, every=2, shift_beats=0.0):
@@ -156,7 +163,7 @@ def test_cuts_seen_on_ndi_land_on_the_beats_of_a_link_peer_that_changes_tempo(mi
                     frames = rx.collect(alive, count=1, timeout=1)
                     if not frames:
                         continue
-                    img = frames[0][0][..., :3].astype(np.int16)
+                    img = blocks(frames[0][0][..., :3])
                     if last is not None:
                         seen.append((frames[0][1] - wall, float(np.abs(img - last).mean())))
                     last = img
@@ -185,7 +192,7 @@ def test_cuts_seen_on_ndi_land_on_the_beats_of_a_link_peer_that_changes_tempo(mi
     assert status and status[-1][0] == pytest.approx(96) and status[-1][1] >= 1, status[-3:]
 
     steps = np.array([step for _, step in seen])
-    assert not np.any((steps > 0.75 * CUT_STEP) & (steps <= CUT_STEP)), np.sort(steps)[-40:]  # no doubt
+    assert not np.any((steps > CUT_STEP / 2) & (steps <= CUT_STEP)), np.sort(steps)[-40:]  # no doubt
     cuts = np.array([t for t, step in seen if step > CUT_STEP and t > link_leads(peer_out)])
     t_change = peer_readings[peer_readings[:, 3] < 127, 0][0]
     before, after = cuts[cuts < t_change], cuts[cuts > t_change]
