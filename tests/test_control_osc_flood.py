@@ -1,7 +1,9 @@
 """OSC cannot hang or flood the show: real UDP to a real live.control.osc server. A bundle time-tagged far ahead
 is refused and holds nothing up (python-osc's own server, the control, sleeps until the tag); one a little
-ahead applies at its time, not before (the control: python-osc ignoring time tags applies it early); a flood of junk costs a few stderr lines with the count (the control: without the
-throttle it is a line per datagram); python-osc's log lines and tracebacks never reach stderr."""
+ahead applies at its time, not before (the control: python-osc ignoring time tags applies it early); a flood
+of junk costs a few stderr lines with the count (the control: without the throttle it is a line per
+datagram); python-osc's log lines and tracebacks never reach stderr (the control: python-osc alone logs and
+raises on that junk)."""
 import logging
 import re
 import socket
