@@ -205,7 +205,9 @@ def test_cuts_seen_on_ndi_land_on_the_beats_of_a_link_peer_that_changes_tempo(mi
     errors = beat_errors_ms(cuts, peer_readings)
     print(f"cut errors seen on NDI (ms): {np.round(errors, 1).tolist()}; "
           f"median |error| {np.median(np.abs(errors)):.1f} ms, lead {s['beat_cuts']['lead_ms']} ms")
-    assert on_the_beat(errors), (errors, s["beat_cuts"])
+    render_late = [round((c["ready"] - c["show_at"]) * 1000, 1) for c in s["beat_cuts"]["cuts"]
+                   if c["ready"] > c["show_at"]]  # ms its frame was rendered after its beat: a loaded machine
+    assert on_the_beat(errors), (np.round(errors, 1), f"render-late cuts (ms): {render_late}")
     for shift in (1.0, 0.03 * 128 / 60):  # the controls: a beat off; 30 ms at 128 BPM off (40 ms at 96)
         assert not on_the_beat(beat_errors_ms(cuts, peer_readings, shift_beats=shift)), shift
 
