@@ -1,4 +1,4 @@
-"""Where the engine keeps downloaded weights and built engines."""
+"""Where the engine keeps downloaded weights and built engines, and export its work folders."""
 
 from __future__ import annotations
 
@@ -7,15 +7,25 @@ from pathlib import Path
 
 import platformdirs
 
+from core.errors import LiveError
+
 APP_NAME = "live-biggan"
 
 
 def cache_dir(*parts: str) -> Path:
     """Return (and create) the user cache dir, or a sub-directory of it.
 
-    LIVE_CACHE_DIR overrides the platform default, e.g. for tests or a shared machine-wide cache.
+    LIVE_CACHE_DIR overrides the platform default, e.g. for tests or a shared machine-wide cache. A folder that
+    cannot be created or written (a read-only mount, no permission) is one line naming LIVE_CACHE_DIR.
     """
     root = os.environ.get("LIVE_CACHE_DIR") or platformdirs.user_cache_dir(APP_NAME)
     path = Path(root).expanduser().joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        reason = None if os.access(path, os.W_OK | os.X_OK) else "not writable"  # access() sees a read-only mount
+    except OSError as e:
+        reason = e.strerror or str(e)
+    if reason:
+        raise LiveError(f"cannot use the cache folder {path} ({reason}): make it writable, or set LIVE_CACHE_DIR "
+                        "to a folder you can write")
     return path
