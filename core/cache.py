@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -22,10 +23,10 @@ def cache_dir(*parts: str) -> Path:
     path = Path(root).expanduser().joinpath(*parts)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        reason = None if os.access(path, os.W_OK | os.X_OK) else "not writable"  # access() sees a read-only mount
+        if os.access(path, os.W_OK | os.X_OK):  # access() sees a read-only mount, even as root
+            return path
+        reason = os.strerror(errno.EROFS if os.statvfs(path).f_flag & os.ST_RDONLY else errno.EACCES)
     except OSError as e:
         reason = e.strerror or str(e)
-    if reason:
-        raise LiveError(f"cannot use the cache folder {path} ({reason}): make it writable, or set LIVE_CACHE_DIR "
-                        "to a folder you can write")
-    return path
+    raise LiveError(f"cannot use the cache folder {path} ({reason}): make it writable, or set LIVE_CACHE_DIR "
+                    "to a folder you can write")
