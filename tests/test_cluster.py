@@ -118,10 +118,17 @@ def _segments(cache: Path) -> list:
     return sorted(cache.glob("export/*/seg-*.mp4"))
 
 
+def _one_thread(tmp_path) -> dict:
+    """This machine's export on one thread, as each 1-CPU worker runs: the CPU engine's pixels depend on its
+    thread count (bf16: 41 dB between 1 and 2 threads here)."""
+    return dict(os.environ, OMP_NUM_THREADS="1", LIVE_CACHE_DIR=str(tmp_path / "ref-cache"))
+
+
 def test_cluster_export_equals_this_machines(cluster, tiny_model_dir, tmp_path):
     audio = write(tmp_path / "song.wav", music(12.0))
     one, many = tmp_path / "one.mp4", tmp_path / "many.mp4"
-    r = run_live(*export_args(tiny_model_dir, audio, one, "--fps", 10, "--save-latents", tmp_path / "one.npz"))
+    r = run_live(*export_args(tiny_model_dir, audio, one, "--fps", 10, "--save-latents", tmp_path / "one.npz"),
+                 env=_one_thread(tmp_path))
     assert r.returncode == 0, r.stderr
     r = run_live(*export_args(tiny_model_dir, audio, many, "--fps", 10, "--save-latents", tmp_path / "many.npz",
                               "--ray", cluster.address, "--workers", 2), env=_env(cluster, tmp_path))
@@ -138,7 +145,8 @@ def test_an_album_on_the_cluster_and_a_worker_killed_while_it_renders(cluster, t
     control: the count sees a single render as one), and both videos are whole and equal to this machine's."""
     songs = [write(tmp_path / "a.wav", music(40.0)), write(tmp_path / "b.flac", music(6.0)[::-1].copy())]
     ref = tmp_path / "ref"
-    r = run_live("--export", *songs, "-o", f"{ref}/", "--model", tiny_model_dir, "--backend", "torch", "--quiet")
+    r = run_live("--export", *songs, "-o", f"{ref}/", "--model", tiny_model_dir, "--backend", "torch", "--quiet",
+                 env=_one_thread(tmp_path))
     assert r.returncode == 0, r.stderr
     assert sorted(os.listdir(ref)) == ["a.mp4", "b.mp4"]
     out = tmp_path / "out"

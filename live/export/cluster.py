@@ -76,9 +76,9 @@ class RayExecutor:
         ray = self.ray = _ray(opts.address)
         self.batch, self.model = int(batch), engine_opts.model or "biggan-deep-512"
         self._started = not ray.is_initialized()
-        if self._started:
-            _connect(ray, opts.address)
         try:
+            if self._started:
+                _connect(ray, opts.address)
             resources = ray.cluster_resources()
             gpus = int(resources.get("GPU", 0))
             per = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": opts.cpus_per_worker}
