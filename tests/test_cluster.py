@@ -49,23 +49,25 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster():
     """The head node of a one-machine Ray cluster with 2 CPUs, its token in a temp folder (Ray's
     RAY_AUTH_TOKEN_PATH, a token as `ray get-auth-token --generate` makes one), its workers' TMPDIR a folder
     the tests watch."""
     if shutil.which("ray") is None:
         pytest.skip("the `ray` command is missing: pip install -e '.[cluster]'")
-    port, temp = _free_port(), tmp_path_factory.mktemp("ray")
-    token = tmp_path_factory.mktemp("auth") / "auth_token"
+    # Ray's sockets and session live in a folder of our own: pytest prunes old basetemps of other sessions.
+    port, temp = _free_port(), Path(tempfile.mkdtemp(prefix="ray"))
+    token = temp / "auth_token"
     token.write_text(secrets.token_hex(32))
     token.chmod(0o600)
-    worker_tmp = tmp_path_factory.mktemp("workers")
+    worker_tmp = temp / "workers"
+    worker_tmp.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in AUTH_VARS}
     env.update(RAY_ENV, RAY_AUTH_TOKEN_PATH=str(token))
     try:
         for _ in range(2):  # Ray gives its raylet 30 s to register: a loaded machine may need a second try
             r = subprocess.run(["ray", "start", "--head", f"--port={port}", "--num-cpus=2", "--num-gpus=0",
-                                "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+                                "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp / 'ray'}"],
                                capture_output=True, text=True, env=dict(env, TMPDIR=str(worker_tmp)), timeout=120)
             if r.returncode == 0 or "timed out during startup" not in r.stderr:
                 break
@@ -76,6 +78,7 @@ def cluster(tmp_path_factory):
         yield Cluster(f"127.0.0.1:{port}", env, worker_tmp)
     finally:
         subprocess.run(["ray", "stop", "--force"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _env(cluster, tmp_path, name="cache"):
