@@ -14,7 +14,12 @@ class Terminated(KeyboardInterrupt):
     """Raised by SIGTERM or SIGHUP; args[0] is the signal's number."""
 
 
+_received: list[int] = []  # the signals _raise saw: a library that turns Terminated into a bare
+# KeyboardInterrupt (Ray's ray.wait/ray.get do) must not turn SIGTERM into SIGINT
+
+
 def _raise(signum, frame):
+    _received.append(signum)
     raise Terminated(signum)
 
 
@@ -24,6 +29,7 @@ def install() -> Callable[[], None]:
     outside the main thread (where Python cannot set handlers) nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
+    _received.clear()
     old = {sig: signal.signal(sig, _raise) for sig in SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN}
 
     def restore() -> None:
@@ -33,8 +39,10 @@ def install() -> Callable[[], None]:
 
 
 def signal_number(e: KeyboardInterrupt) -> int:
-    """The signal behind an interrupt: Terminated's, else SIGINT (Ctrl-C)."""
-    return int(e.args[0]) if isinstance(e, Terminated) else int(signal.SIGINT)
+    """The signal behind an interrupt: Terminated's, else the first one _raise saw, else SIGINT (Ctrl-C)."""
+    if isinstance(e, Terminated):
+        return int(e.args[0])
+    return int(_received[0]) if _received else int(signal.SIGINT)
 
 
 def describe(e: KeyboardInterrupt) -> str:

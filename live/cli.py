@@ -115,15 +115,20 @@ def _list_devices() -> int:
 def _export(opts: O.ExportOptions, look_opts: O.LookOptions, engine_opts: O.EngineOptions) -> int:
     from live.export.executors import make_executor
     from live.export.job import export
-    from live.export.songs import export_jobs
+    from live.export.songs import OutputFolders, export_jobs
 
-    jobs, preps = zip(*export_jobs(opts, look_opts, engine_opts))  # every input and output checked
-    t0 = time.perf_counter()
-    executor = make_executor(opts, engine_opts)
+    folders = OutputFolders()
     try:
-        figures = export(jobs, preps, executor, progress=not opts.quiet)
-    finally:
-        executor.close()
+        jobs, preps = zip(*export_jobs(opts, look_opts, engine_opts, folders))  # every input and output checked
+        t0 = time.perf_counter()
+        executor = make_executor(opts, engine_opts)
+        try:
+            figures = export(jobs, preps, executor, progress=not opts.quiet)
+        finally:
+            executor.close()
+    except BaseException:  # refused, failed or interrupted: no empty output folder left behind
+        folders.undo()
+        raise
     frames, wall = sum(f["frames"] for f in figures), time.perf_counter() - t0
     speed = f"{1000 * wall / frames:.0f} ms/frame end to end ({executor.name})"
     for f in figures:

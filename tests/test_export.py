@@ -133,3 +133,35 @@ def test_export_needs_neither_portaudio_nor_a_display_nor_ray(tiny_model_dir, tm
     r = subprocess.run([sys.executable, "-c", code, *map(str, export_args(tiny_model_dir, audio, out))],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "imported: []" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_refused_album_leaves_no_output_folder(tiny_model_dir, tmp_path):
+    """-o out/ is created once the inputs check out; a later refusal (here --start past the end of the
+    songs) removes it again, since nothing was written into it."""
+    songs = [write(tmp_path / "a.wav", music(1.0)), write(tmp_path / "b.wav", music(1.0))]
+    r = run_live("--export", *songs, "-o", f"{tmp_path / 'out' / 'deeper'}/", "--model", tiny_model_dir, "--start", 5)
+    assert r.returncode == 2 and r.stderr.startswith("live: --start 5 s is past the end of the audio"), r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["a.wav", "b.wav"]
+
+
+def test_two_exports_of_one_song_at_once_both_finish(tiny_model_dir, tmp_path):
+    """Two exports of a song started together with one cache: one holds the work folder, the other says so
+    and renders in a folder of its own; neither removes the other's segments, both videos are whole and
+    equal. (Sharing one folder, the first to finish removed it under the other, which failed blaming -o.)"""
+    audio = write(tmp_path / "song.wav", music(20.0))
+    env = dict(os.environ, LIVE_CACHE_DIR=str(tmp_path / "cache"))
+    runs = [subprocess.Popen([sys.executable, "-m", "live", *map(str, export_args(tiny_model_dir, audio,
+                                                                                   tmp_path / name, "--fps", 4))],
+                             stderr=subprocess.PIPE, text=True, env=env) for name in ("a.mp4", "b.mp4")]
+    try:
+        errs = [p.communicate(timeout=300)[1] for p in runs]
+    finally:
+        for p in runs:
+            if p.poll() is None:
+                p.kill()
+    assert [p.returncode for p in runs] == [0, 0], errs
+    said = f"live: {audio}: another export of this song is running: rendering it on its own"
+    assert sorted(said in err.splitlines() for err in errs) == [False, True], errs
+    a, b = streams(tmp_path / "a.mp4"), streams(tmp_path / "b.mp4")
+    assert a == b and a["frames"] == 80
+    assert list((tmp_path / "cache" / "export").iterdir()) == []  # both work folders went with their mp4s

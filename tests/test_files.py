@@ -342,3 +342,29 @@ def test_a_truncated_mp3_renders_what_decodes_not_what_its_header_says(tiny_mode
     s = streams(out)
     assert 0.5 < s["vdur"] < 2.5 and abs(s["adur"] - s["vdur"]) < 0.1, s
     assert s["frames"] == round(s["vdur"] * 10)
+
+
+# ---- a cache live cannot write ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", ["empty", "filled", "writable"])
+def test_a_read_only_cache_is_one_line_naming_live_cache_dir(tiny_model_dir, tmp_path, state):
+    """LIVE_CACHE_DIR on a read-only tmpfs (root ignores permission bits, not a read-only mount), empty or
+    holding the folders an earlier export made: one line, exit 2. The control: the same mount writable."""
+    audio, out = write(tmp_path / "a.wav", music(1.0)), tmp_path / "a.mp4"
+    with small_disk(tmp_path / "cache", 16 << 20) as cache:
+        if state == "filled":
+            for sub in ("export", "hashes"):
+                (cache / sub).mkdir()
+        if state != "writable":
+            subprocess.run(["mount", "-o", "remount,ro", str(cache)], check=True)
+        r = run_live(*export_args(tiny_model_dir, audio, out, "--fps", 10),
+                     env=dict(os.environ, LIVE_CACHE_DIR=str(cache)))
+        if state == "writable":
+            assert r.returncode == 0, r.stderr
+            return
+        line = one_line(r)
+        assert r.returncode == 2 and line.startswith(f"live: cannot use the cache folder {cache}/") and \
+            line.endswith("(Read-only file system): make it writable, or set LIVE_CACHE_DIR to a folder you can "
+                          "write"), line
+        assert not out.exists()

@@ -43,13 +43,13 @@ def run(audio: Path, out: Path, model: Path, ray_workers: int | None, backend: s
     from live.options import ClusterOptions, EngineOptions, ExportOptions, LookOptions
     from live.export.executors import make_executor
     from live.export.job import export
-    from live.export.songs import export_jobs
+    from live.export.songs import OutputFolders, export_jobs
 
     cluster = ClusterOptions("local", ray_workers, max(1, os.cpu_count() // ray_workers)) if ray_workers else None
     opts = ExportOptions(output=str(out), audio=(str(audio),), batch=batch, quiet=True, cluster=cluster)
     engine_opts = EngineOptions(model=str(model), backend=backend)
     t0 = time.perf_counter()
-    jobs, preps = zip(*export_jobs(opts, LookOptions(), engine_opts))
+    jobs, preps = zip(*export_jobs(opts, LookOptions(), engine_opts, OutputFolders()))
     executor = make_executor(opts, engine_opts)  # engines load here (Ray: the cluster starts too)
     t_start = time.perf_counter() - t0
     try:

@@ -9,10 +9,15 @@ actor's CPUs, and the engine uses no more threads than that (engine.cpu).
 from __future__ import annotations
 
 import os
+import secrets
+import signal
+import socket
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable
 
+from core import signals
 from core.errors import LiveError, first_line
 from live.export.local import LocalExecutor, model_id, write_segment
 from live.export.workdir import Segment
@@ -41,15 +46,24 @@ class SegmentRenderer:
     def describe(self) -> tuple[str, int]:
         return self.local.name, self.local.resolution
 
-    def render(self, z, c, t, fps: float) -> bytes:
-        seg = Segment(0, 0, len(z))
+    def render(self, index: int, z, c, t, fps: float) -> bytes:
+        seg = Segment(index, 0, len(z))  # named as in the work folder (its temp file too)
         with tempfile.TemporaryDirectory(prefix="live-segment-") as d:
             work = _TempWork(d)
             self.local.render_segments(Latents(z, c, t), [seg], work, fps, lambda n: None)
             return work.segment(seg).read_bytes()
 
 
-def _ray():
+AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+PROBE_S = 10.0  # to wait for a head node's port to answer before calling it unreachable
+
+
+def _ray(address: str):
+    """Ray, imported for `--ray address`. `local` gets a token of its own in the environment (Ray's
+    RAY_AUTH_TOKEN, inherited by the instance's processes) unless the user set Ray's auth variables: Ray would
+    otherwise write ~/.ray/auth_token. Ray reads them when it is imported."""
+    if address == "local" and not any(v in os.environ for v in AUTH_VARS):
+        os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
     try:
         import ray
     except ImportError:
@@ -59,12 +73,12 @@ def _ray():
 
 class RayExecutor:
     def __init__(self, opts, engine_opts, batch: int):
-        ray = self.ray = _ray()
+        ray = self.ray = _ray(opts.address)
         self.batch, self.model = int(batch), engine_opts.model or "biggan-deep-512"
         self._started = not ray.is_initialized()
-        if self._started:
-            _connect(ray, opts.address)
         try:
+            if self._started:
+                _connect(ray, opts.address)
             resources = ray.cluster_resources()
             gpus = int(resources.get("GPU", 0))
             per = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": opts.cpus_per_worker}
@@ -73,12 +87,12 @@ class RayExecutor:
             self.actors = [actor.options(**per).remote(self.model, engine_opts.backend, engine_opts.precision,
                                                        engine_opts.device, self.batch) for _ in range(n)]
             described = ray.get([a.describe.remote() for a in self.actors])  # engines load here: fail fast
-        except LiveError:
-            self.close()
-            raise
-        except Exception as e:  # an engine that cannot load on a worker comes back as a RayTaskError
+        except ray.exceptions.RayError as e:  # an engine that cannot load on a worker: a RayTaskError
             self.close()
             raise LiveError(f"the Ray workers could not start the engine ({first_line(_cause(e))})") from None
+        except BaseException:
+            self.close()
+            raise
         self.name = f"{described[0][0]} on {n} Ray worker{'s' if n > 1 else ''}"
         self.engine_name, self.resolution = described[0]
 
@@ -100,14 +114,17 @@ class RayExecutor:
             while todo and free:
                 (i, seg), actor = todo.pop(), free.pop()
                 lat = parts[i].lat
-                ref = actor.render.remote(lat.z[seg.lo:seg.hi], lat.c[seg.lo:seg.hi], lat.t[seg.lo:seg.hi],
-                                          parts[i].fps)
+                ref = actor.render.remote(seg.index, lat.z[seg.lo:seg.hi], lat.c[seg.lo:seg.hi],
+                                          lat.t[seg.lo:seg.hi], parts[i].fps)
                 running[ref] = (i, seg, actor)
-            [done], _ = ray.wait(list(running), num_returns=1)
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)  # a signal is seen within 1 s
+            if not ready:
+                continue
+            [done] = ready
             i, seg, actor = running.pop(done)
             try:
                 data = ray.get(done)
-            except Exception as e:
+            except ray.exceptions.RayError as e:  # the segment's task failed where retries do not help
                 raise LiveError(f"segment {seg.index} failed on a Ray worker ({first_line(_cause(e))})") from None
             write_segment(parts[i].work, seg, data)
             advance(seg.hi - seg.lo)
@@ -117,19 +134,22 @@ class RayExecutor:
                 finished(i)
 
     def close(self) -> None:
-        for a in getattr(self, "actors", []):
-            try:
-                self.ray.kill(a)
-            except Exception:
-                pass
+        """Stop the work: a driver that disconnects takes its actors with it (Ray kills an actor whose owner
+        is gone, without the retry a ray.kill mid-task sets off); else kill them."""
         if self._started:
             self.ray.shutdown()
+            return
+        for a in getattr(self, "actors", []):
+            self.ray.kill(a)
 
 
 def _connect(ray, address: str) -> None:
     """auto: a running cluster (RAY_ADDRESS or one started on this machine), else a new one here;
-    local: a new one here; anything else: that head node."""
+    local: a new one here; anything else: that head node, whose port must answer within PROBE_S (Ray itself
+    would retry for minutes, a warning every 5 s). Ray's SIGTERM handlers (a Python one that exits 15, a C++
+    one that dumps a stack and aborts) are replaced by ours again: a signal stops the export like Ctrl-C."""
     quiet = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR", configure_logging=True)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, *signals.SIGNALS)}
     try:
         if address == "local":
             _start_here(ray, quiet)
@@ -139,10 +159,28 @@ def _connect(ray, address: str) -> None:
             except ConnectionError:
                 _start_here(ray, quiet)
         else:
+            _probe(address)
             ray.init(address=address, **quiet)
-    except Exception as e:
+    except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as e:  # what ray.init raises
         raise LiveError(f"--ray {address}: cannot reach a Ray cluster ({first_line(e)}): start one with "
                         "`ray start --head`, or use --ray local") from None
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in handlers.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
+
+
+def _probe(address: str) -> None:
+    """Raise ConnectionError unless something accepts a TCP connection at HOST:PORT (ray://HOST:PORT too)
+    within PROBE_S; an address without a port is left to Ray."""
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_S).close()
+    except OSError as e:
+        raise ConnectionError(f"nothing answers at {host}:{port}: {e.strerror or 'timed out'}") from None
 
 
 def _start_here(ray, quiet: dict) -> None:

@@ -4,7 +4,8 @@ For each song, decoding + features + walker give one (z, c, t) per video frame (
 frames are cut into segments (live.export.workdir) that an executor renders into a work folder in the user
 cache, this machine's engine (live.export.local) or Ray actors (live.export.cluster) alike; the segments
 are joined without re-encoding and the audio is muxed once (live.export.mux). The mp4 and --save-latents appear
-only complete; an interrupted export leaves its finished segments in the cache and a rerun reuses them.
+only complete; an interrupted export leaves its finished segments in the cache and a rerun reuses them. Two
+exports of one song at once each render in a work folder of their own (live.export.workdir).
 """
 from __future__ import annotations
 
@@ -105,13 +106,16 @@ def export(jobs: Sequence[ExportJob], preps: Sequence[Prepared], executor, progr
     Every song's trajectory comes first (cheap), then the executor renders all missing segments (a cluster
     keeps every worker busy across songs) and each song is joined as soon as its segments are done."""
     bar = _progress_bar(sum(p.frames for p in preps), progress)
-    parts, plans, figures = [], [], {}
+    parts, plans, works, figures = [], [], [], {}
     try:
         for job, prep in zip(jobs, preps):
             t0 = time.perf_counter()
             lat = trajectory(job, prep)
             segments = plan(prep.frames, job.fps, executor.batch)
             work = WorkDir(work_key(lat, {**executor.key_fields(), "fps": job.fps}))
+            works.append(work)  # released below whatever happens
+            if not work.claimed_first:
+                warn(f"{job.audio}: another export of this song is running: rendering it on its own")
             todo = work.missing(segments)
             if len(todo) < len(segments):
                 warn(f"{job.audio}: reusing {len(segments) - len(todo)} of {len(segments)} segments rendered "
@@ -131,6 +135,8 @@ def export(jobs: Sequence[ExportJob], preps: Sequence[Prepared], executor, progr
         executor.render(parts, bar.update, finished)
     finally:
         bar.close()
+        for work in works:  # an interrupted song's segments stay for a rerun
+            work.release()
     return [figures[i] for i in range(len(jobs))]
 
 

@@ -45,27 +45,49 @@ def output_paths(inputs: tuple[str, ...], output: str, latents: str | None) -> t
     return out, [folder for folder, is_dir in ((output, out_dir), (latents, lat_dir)) if is_dir]
 
 
-def _make_folders(folders: list[str]) -> None:
-    for folder in folders:
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as e:
-            raise LiveError(f"cannot create the folder {folder} ({e.strerror}): choose another path") from None
+class OutputFolders:
+    """The output folders an export creates (-o OUTDIR/, --save-latents DIR/). undo() removes those still
+    empty, so an export refused or failed after creating them leaves no empty folder behind."""
+
+    def __init__(self):
+        self.created: list[str] = []
+
+    def make(self, folders: list[str]) -> None:
+        for folder in folders:
+            missing = []
+            path = os.path.abspath(folder)
+            while not os.path.isdir(path) and os.path.dirname(path) != path:
+                missing.append(path)
+                path = os.path.dirname(path)
+            for path in reversed(missing):
+                try:
+                    os.mkdir(path)
+                except OSError as e:
+                    raise LiveError(f"cannot create the folder {folder} ({e.strerror}): choose another path") from None
+                self.created.append(path)
+
+    def undo(self) -> None:
+        for path in reversed(self.created):
+            try:
+                os.rmdir(path)  # only an empty folder: never anything written into it
+            except OSError:
+                pass
 
 
-def export_jobs(opts, look_opts, engine_opts) -> list[tuple[ExportJob, Prepared]]:
-    """Checked jobs for a live.options.ExportOptions (+ LookOptions, EngineOptions)."""
+def export_jobs(opts, look_opts, engine_opts, folders: OutputFolders) -> list[tuple[ExportJob, Prepared]]:
+    """Checked jobs for a live.options.ExportOptions (+ LookOptions, EngineOptions); output folders are
+    made through `folders`."""
     from live.audio import decode
     from live.control.look import start_look
 
-    paths, folders = output_paths(opts.inputs, opts.output, opts.save_latents)
+    paths, out_folders = output_paths(opts.inputs, opts.output, opts.save_latents)
     common = [dict(output=mp4, fps=opts.fps, start=opts.start, duration=opts.duration, save_latents=npz,
                    model=engine_opts.model) for mp4, npz in paths]
     if opts.replay:
         from live.recordings.replay import replay_source
 
         sources = [replay_source(inp, look_opts, log_steps=bool(npz)) for inp, (_, npz) in zip(opts.replay, paths)]
-        _make_folders(folders)
+        folders.make(out_folders)
         jobs = [ExportJob(audio=str(src.rec.wav), params=look.params, classes=look.classes, seed=look.seed,
                           source=src, **kw) for src, kw in zip(sources, common) for look in [src.rec.look()]]
     else:
@@ -73,7 +95,7 @@ def export_jobs(opts, look_opts, engine_opts) -> list[tuple[ExportJob, Prepared]
             raise LiveError("--lyrics belongs to one song: export songs with lyrics one at a time")
         for audio in opts.audio:
             decode.check_input(audio)
-        _make_folders(folders)
+        folders.make(out_folders)
         for audio, (mp4, npz) in zip(opts.audio, paths):
             check_paths(mp4, npz, audio, engine_opts.model)  # before the lyrics' text model loads
         look = start_look(look_opts, quiet=opts.quiet)

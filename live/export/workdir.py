@@ -5,24 +5,32 @@ Its name is a hash of everything that changes a segment: the trajectory itself (
 fps, look, seed, lyrics and replayed events), the model, the engine and its batch, the frame size and the
 encoder settings. Each segment is written atomically; one that does not hold its frames is rendered again.
 The folder is removed once the song's mp4 is complete; folders untouched for a week are swept.
+
+An export claims its folder with an flock on `.lock` inside it (the OS drops it when the process ends, even
+on SIGKILL). A second export of the same song while the first runs finds the folder claimed and renders in a
+folder of its own (`<key>-1`, ...), so neither removes the other's segments; a later rerun resumes from `<key>`.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from core.cache import cache_dir
+from core.errors import LiveError
 from live.export.segments import X264, segment_frames
 from live.walk.trajectory import Latents
 
 FORMAT = "1"  # bump when the same key would now give different segments
 SEGMENT_SECONDS = 10.0  # of video per segment: the unit of work of a render and of a resume
 STALE_S = 7 * 86400
+LOCK = ".lock"
+CLAIMS = 16  # folders tried per key: exports of one song running at once
 
 
 class Segment(NamedTuple):
@@ -45,10 +53,41 @@ def work_key(lat: Latents, fields: dict) -> str:
     return h.hexdigest()[:24]
 
 
+def claim(path: Path) -> Optional[int]:
+    """Lock the work folder `path` (created if missing) for this process: the lock's file descriptor, or None
+    while another process holds it. A lock taken on a folder that was removed meanwhile is dropped and taken
+    again on the new folder."""
+    while True:
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except FileNotFoundError:  # the folder was removed between mkdir and open
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            if os.stat(path / LOCK).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:  # its holder removed the folder before letting go
+            pass
+        os.close(fd)
+
+
 class WorkDir:
     def __init__(self, key: str):
         sweep()
-        self.path = cache_dir("export", key)
+        root = cache_dir("export")
+        for n in range(CLAIMS):
+            self.path = root / (key if n == 0 else f"{key}-{n}")
+            self.fd = claim(self.path)
+            if self.fd is not None:
+                break
+        else:
+            raise LiveError(f"{CLAIMS} exports of this song are running at once: wait for one to finish")
+        self.claimed_first = n == 0
         os.utime(self.path)  # in use: not stale
 
     def segment(self, seg: Segment) -> Path:
@@ -69,16 +108,25 @@ class WorkDir:
         return out
 
     def remove(self) -> None:
+        """Delete the folder (the song is done), then let go of it."""
         shutil.rmtree(self.path, ignore_errors=True)
+        self.release()
+
+    def release(self) -> None:
+        """Let go of the folder, keeping its segments for a rerun."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def sweep(max_age_s: float = STALE_S) -> None:
-    """Remove work folders nobody has touched for max_age_s (exports abandoned long ago)."""
+    """Remove work folders nobody has touched for max_age_s (exports abandoned long ago) and nobody holds."""
     root = cache_dir("export")
     now = time.time()
     for d in root.iterdir():
         try:
-            if d.is_dir() and now - d.stat().st_mtime > max_age_s:
+            if d.is_dir() and now - d.stat().st_mtime > max_age_s and (fd := claim(d)) is not None:
                 shutil.rmtree(d, ignore_errors=True)
+                os.close(fd)
         except OSError:
             pass
