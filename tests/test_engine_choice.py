@@ -170,14 +170,26 @@ def test_torch_precision_per_device(monkeypatch):
             tb.pick_device("mps")
 
 
-def test_torch_fp32_on_cuda_turns_tf32_off(monkeypatch):
+def test_torch_fp32_on_cuda_turns_tf32_off_only_around_its_calls(tiny_model_dir):
     from engine.backends import torch_backend as tb
+    from engine.graph import build_generator
+    from tests.conftest import torch_flags
 
-    monkeypatch.setattr(torch.backends.cudnn.conv, "fp32_precision", "tf32")
-    monkeypatch.setattr(torch.backends.cuda.matmul, "fp32_precision", "tf32")
-    tb._no_tf32()
-    assert torch.backends.cudnn.conv.fp32_precision == "ieee"
-    assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+    before = torch_flags()
+    with tb.ieee_fp32():
+        assert torch.backends.cudnn.conv.fp32_precision == "ieee"
+        assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+    assert torch_flags() == before  # a trace after it works: the flags are what torch.export expects
+    assert tb.TorchEngine(build_generator(tiny_model_dir), "fp32", 1, "cpu")._precise is not tb.ieee_fp32
+    # control: the flags set for good (as the backend did before) are seen as mixed, and an export fails
+    torch.backends.cudnn.conv.fp32_precision = "ieee"
+    try:
+        assert torch_flags()["cudnn.allow_tf32"] == "mixed"
+        with pytest.raises(Exception, match="TF32"):
+            torch.export.export(torch.nn.Linear(2, 2), (torch.zeros(1, 2),))
+    finally:
+        torch.backends.cudnn.conv.fp32_precision = before["cudnn.conv"]
+    assert torch_flags() == before
 
 
 def test_openvino_device_and_precision_choice():
