@@ -47,10 +47,10 @@ def _random_model(resolution: int, width: int) -> Path:
 
 def timing_model(model: str) -> tuple[Path, str]:
     """(model dir, what it is) for the --model size: real weights on disk, else random full-width ones."""
-    from .weights import CONFIG_NAME, MODEL_NAMES, WEIGHTS_NAME, check_model_dir
+    from .weights import CONFIG_NAME, MODEL_NAMES, WEIGHTS_NAME, check_model_dir, model_cache
 
     if model in MODEL_NAMES:
-        cached = cache_dir("models", model)
+        cached = model_cache(model)
         if (cached / CONFIG_NAME).is_file() and (cached / WEIGHTS_NAME).is_file():
             return cached, f"{model} (downloaded weights)"
         res = int(model.rsplit("-", 1)[1])

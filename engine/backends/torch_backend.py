@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..cpu import cpu_has_bf16, physical_cores
-from ..errors import EngineError
+from ..errors import EngineError, NoSuchPrecision
 from .base import BaseEngine
 
 NAME = "torch"
@@ -56,10 +56,10 @@ def resolve_precision(precision: str, device: str) -> str:
             return "fp16"
         return "bf16" if cpu_has_bf16() else "fp32"
     if precision not in PRECISIONS[device]:
-        raise EngineError(f"the torch backend on {device} runs {', '.join(PRECISIONS[device])}, not {precision}; "
+        raise NoSuchPrecision(f"the torch backend on {device} runs {', '.join(PRECISIONS[device])}, not {precision}; "
                           f"use --precision auto")
     if precision == "bf16" and device == "cuda" and not cuda_bf16():
-        raise EngineError("this GPU has no native bf16 (needs compute 8.0+); use --precision fp16 or fp32")
+        raise NoSuchPrecision("this GPU has no native bf16 (needs compute 8.0+); use --precision fp16 or fp32")
     return precision
 
 
