@@ -6,6 +6,7 @@ full-width model is a benchmark: tools/int8_quality.py).
 """
 
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -156,3 +157,12 @@ def test_openvino_failure_that_is_not_corruption_keeps_the_cache(tiny_model_dir,
     assert "\n" not in str(info.value)
     after = {p: p.stat().st_mtime_ns for p in engine_cache.rglob("*") if p.is_file()}
     assert after == before  # not one file rebuilt or removed
+
+
+def test_a_broken_int8_build_fails_instead_of_skipping(tiny_model_dir, tmp_path, monkeypatch):
+    if "openvino" not in USABLE:
+        pytest.skip("openvino backend not usable here")
+    monkeypatch.setenv("LIVE_CACHE_DIR", str(tmp_path))  # nothing cached: it has to quantize
+    monkeypatch.setitem(sys.modules, "nncf", None)  # `import nncf` fails, as without the extra
+    with pytest.raises(EngineError, match="needs NNCF"):  # not pytest's Skipped: make() lets it through
+        make("openvino", "int8", tiny_model_dir)
