@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine.graph import Generator  # noqa: E402  (torch only)
+from engine.graph import Generator, ieee_fp32  # noqa: E402  (torch only)
 
 CHANNEL_MULTS = {128: (16, 16, 8, 4, 2, 1), 256: (16, 16, 8, 8, 4, 2, 1), 512: (16, 16, 8, 8, 4, 2, 1, 1)}
 Z_DIM = EMBED_DIM = 128
@@ -123,21 +123,6 @@ def inputs(batch: int, seed: int = 1):
     return tuple(torch.from_numpy(a) for a in (z, c, t))
 
 
-@contextlib.contextmanager
-def ieee_fp32(on: bool):
-    """fp32 means fp32: cuDNN convs and cuBLAS matmuls without TF32, restored after."""
-    if not on:
-        yield
-        return
-    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
-    saved = conv.fp32_precision, matmul.fp32_precision
-    conv.fp32_precision = matmul.fp32_precision = "ieee"
-    try:
-        yield
-    finally:
-        conv.fp32_precision, matmul.fp32_precision = saved
-
-
 def parity(out: np.ndarray, ref: np.ndarray, precision: str) -> dict:
     diff = np.abs(out.astype(np.int16) - ref.astype(np.int16))
     mse = float(np.median(np.mean(diff.astype(np.float64) ** 2, axis=(1, 2, 3))))
@@ -182,7 +167,8 @@ def run_case(cpu_gen: Generator, ref: np.ndarray, args_cpu, precision: str, batc
     gen.to(memory_format=torch.channels_last)
     gen.channels_last = True
     z, c, t = (a[:batch].to(device) for a in args_cpu)
-    with torch.inference_mode(), ieee_fp32(cuda and precision == "fp32"):
+    precise = ieee_fp32() if cuda and precision == "fp32" else contextlib.nullcontext()
+    with torch.inference_mode(), precise:
         if graphs:
             side = torch.cuda.Stream(device)  # warm up on a side stream before capture (torch's CUDA graph docs)
             side.wait_stream(torch.cuda.current_stream(device))

@@ -15,6 +15,7 @@ import torch
 
 from ..cpu import cpu_has_bf16, physical_cores
 from ..errors import EngineError, NoSuchPrecision
+from ..graph import ieee_fp32
 from .base import BaseEngine
 
 NAME = "torch"
@@ -115,23 +116,6 @@ class TorchEngine(BaseEngine):
             torch.cuda.empty_cache()
         elif self.device.type == "mps":
             torch.mps.empty_cache()
-
-
-@contextlib.contextmanager
-def ieee_fp32():
-    """cuDNN convs and cuBLAS matmuls in IEEE fp32 for the calls inside, restored after.
-
-    The flags are process-wide, and torch 2.9+ refuses to trace (torch.export, so every later ONNX export) while
-    the cuDNN conv flag disagrees with the RNN one and the legacy allow_tf32: set for good, they would break the
-    export that the self-test runs after building torch on CUDA in fp32.
-    """
-    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
-    saved = conv.fp32_precision, matmul.fp32_precision
-    conv.fp32_precision = matmul.fp32_precision = "ieee"
-    try:
-        yield
-    finally:
-        conv.fp32_precision, matmul.fp32_precision = saved
 
 
 def create(model, precision: str = "auto", max_batch: int = 8, device: str | None = None) -> TorchEngine:
