@@ -89,8 +89,11 @@ def _check_hashes(folder: Path) -> None:
     record = folder / HASHES_NAME
     try:
         recorded = json.loads(record.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        write_json_atomic(record, digests)
+    except FileNotFoundError:  # just downloaded, or downloaded by a version that did not record digests
+        try:
+            write_json_atomic(record, digests)
+        except OSError:
+            pass  # a read-only shared cache: the files load, unchecked
         return
     except (OSError, ValueError):
         recorded = {}
