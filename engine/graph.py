@@ -13,9 +13,28 @@ on tensor values and all shapes except the batch are static, so the module trace
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+@contextlib.contextmanager
+def ieee_fp32():
+    """cuDNN convs and cuBLAS matmuls in IEEE fp32 for the calls inside, restored after.
+
+    The flags are process-wide, and torch 2.9+ refuses to trace (torch.export, so every later ONNX export) while
+    the cuDNN conv flag disagrees with the RNN one and the legacy allow_tf32: set for good, they would break the
+    export that the self-test runs after building torch on CUDA in fp32.
+    """
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    saved = conv.fp32_precision, matmul.fp32_precision
+    conv.fp32_precision = matmul.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        conv.fp32_precision, matmul.fp32_precision = saved
 
 
 def fold_sn(state: dict, prefix: str) -> torch.Tensor:

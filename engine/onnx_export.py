@@ -41,24 +41,6 @@ OUTPUT_NAME = {v: "image" if v == "uint8" else "pixels" for v in VARIANTS}
 _BODY_DTYPE = {"pixels-fp16": torch.float16}
 
 
-def _memo_sha256(path: Path) -> str:
-    """sha256 of a file, remembered per (path, size, mtime) so a cached start does not re-read 200+ MB."""
-    path = Path(path).resolve()
-    st = path.stat()
-    memo = cache_dir("hashes") / (hashlib.sha1(str(path).encode()).hexdigest() + ".json")
-    stamp = {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-    try:
-        data = json.loads(memo.read_text())
-        if {k: data.get(k) for k in stamp} == stamp and isinstance(data.get("sha256"), str):
-            return data["sha256"]
-    except (OSError, ValueError):
-        pass  # no memo yet, or a damaged one: recompute
-    digest = sealed.file_sha256(path)
-    with atomic_output(memo) as tmp:
-        tmp.write_text(json.dumps({**stamp, "sha256": digest}))
-    return digest
-
-
 def model_fingerprint(source) -> str:
     """Short hash of what defines the weights: a model directory's two files, or a Generator's tensors."""
     h = hashlib.sha256()
@@ -73,7 +55,7 @@ def model_fingerprint(source) -> str:
 
         d = check_model_dir(Path(source))
         for fname in (CONFIG_NAME, WEIGHTS_NAME):
-            h.update(fname.encode() + _memo_sha256(d / fname).encode())
+            h.update(fname.encode() + sealed.memo_sha256(d / fname).encode())
     return h.hexdigest()[:20]
 
 

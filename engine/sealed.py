@@ -10,8 +10,10 @@ Hashing happens only on that failure path, never on a normal start.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
+from core.cache import cache_dir
 from core.files import write_text_atomic
 
 _CHUNK = 1 << 22
@@ -23,6 +25,24 @@ def file_sha256(path: Path) -> str:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def memo_sha256(path: Path) -> str:
+    """sha256 of a file, remembered per (path, size, mtime) so a cached start does not re-read 200+ MB; any
+    change to the file's size or modification time hashes it again."""
+    path = Path(path).resolve()
+    st = path.stat()
+    memo = cache_dir("hashes") / (hashlib.sha1(str(path).encode()).hexdigest() + ".json")
+    stamp = {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    try:
+        data = json.loads(memo.read_text())
+        if {k: data.get(k) for k in stamp} == stamp and isinstance(data.get("sha256"), str):
+            return data["sha256"]
+    except (OSError, ValueError):
+        pass  # no memo yet, or a damaged one: recompute
+    digest = file_sha256(path)
+    write_text_atomic(memo, json.dumps({**stamp, "sha256": digest}))
+    return digest
 
 
 def sidecar(path) -> Path:

@@ -1,34 +1,47 @@
-"""BigGAN-deep weights: resolve `--model` (name or directory), download once into the cache, load strictly."""
+"""BigGAN-deep weights: resolve `--model` (name or directory), download once into the cache (from the first
+source that delivers, size and kind checked, sha256 recorded and checked on every later start), load strictly."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
 import torch
 
-from core.files import atomic_output
+from core.files import atomic_output, write_json_atomic
 from core.cache import cache_dir
+from . import progress
 from .errors import EngineError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "pytorch_model.bin"
 MODEL_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
 DOWNLOAD_TIMEOUT_S = 30.0
+DOWNLOAD_TICK_S = 5.0
+HASHES_NAME = "sha256.json"  # beside the downloaded files: their digests, checked on every later load
+_HUB_MIRRORS = {"biggan-deep-128": "https://huggingface.co/osanseviero/BigGAN-deep-128/resolve/main/"}
 
 
-def _reference_urls() -> dict[str, dict[str, str]]:
-    # The URLs pytorch-pretrained-biggan itself downloads from; a module-level table so tests can repoint it.
+def _sources() -> dict[str, list[dict[str, str]]]:
+    """Where each model's two files can be downloaded, tried in order: the URLs pytorch-pretrained-biggan
+    itself uses (its S3 bucket), then known mirrors (Hugging Face Hub copies)."""
     from pytorch_pretrained_biggan import model as ref
 
-    return {name: {CONFIG_NAME: ref.PRETRAINED_CONFIG_ARCHIVE_MAP[name],
-                   WEIGHTS_NAME: ref.PRETRAINED_MODEL_ARCHIVE_MAP[name]} for name in MODEL_NAMES}
+    table = {}
+    for name in MODEL_NAMES:
+        table[name] = [{CONFIG_NAME: ref.PRETRAINED_CONFIG_ARCHIVE_MAP[name],
+                        WEIGHTS_NAME: ref.PRETRAINED_MODEL_ARCHIVE_MAP[name]}]
+        if name in _HUB_MIRRORS:
+            table[name].append({f: _HUB_MIRRORS[name] + f for f in (CONFIG_NAME, WEIGHTS_NAME)})
+    return table
 
 
-URLS: dict[str, dict[str, str]] = _reference_urls()
+SOURCES: dict[str, list[dict[str, str]]] = _sources()  # module-level so tests can repoint it
 
 
 def check_model_dir(path: Path) -> Path:
@@ -40,14 +53,26 @@ def check_model_dir(path: Path) -> Path:
     return path
 
 
+def model_cache(name: str) -> Path:
+    """Where a model name's files live in the cache (not created here: a failed download leaves no folder)."""
+    return cache_dir() / "models" / name
+
+
 def resolve_model(spec: str) -> Path:
-    """Turn `--model` into a directory holding config.json + pytorch_model.bin (downloading a known name once)."""
+    """Turn `--model` into a directory holding config.json + pytorch_model.bin (downloading a known name once,
+    checking what was downloaded against its recorded sha256 on every later start)."""
     spec = str(spec)
     if spec in MODEL_NAMES:
-        target = cache_dir("models", spec)
-        for fname in (CONFIG_NAME, WEIGHTS_NAME):  # config first: it is small and fails fast when offline
-            if not (target / fname).is_file():
-                _download(URLS[spec][fname], target / fname, f"{spec} {fname}")
+        target = model_cache(spec)
+        fresh = not target.is_dir()
+        try:
+            for fname in (CONFIG_NAME, WEIGHTS_NAME):  # config first: it is small and fails fast when offline
+                if not (target / fname).is_file():
+                    _download([s[fname] for s in SOURCES[spec]], target / fname, f"{spec} {fname}", spec)
+        finally:
+            if fresh and target.is_dir() and not any(target.iterdir()):
+                target.rmdir()
+        _check_hashes(target)
         return target
     path = Path(spec).expanduser()
     if path.is_dir():
@@ -56,28 +81,96 @@ def resolve_model(spec: str) -> Path:
                       f"{CONFIG_NAME} and {WEIGHTS_NAME}")
 
 
-def _download(url: str, dest: Path, label: str) -> None:
-    """Stream url to dest with a progress bar on stderr; dest appears only once complete."""
-    from tqdm import tqdm
+def _check_hashes(folder: Path) -> None:
+    """Record the digests of a model folder's files the first time, compare them every time after."""
+    from .sealed import memo_sha256
 
+    digests = {f: memo_sha256(folder / f) for f in (CONFIG_NAME, WEIGHTS_NAME)}
+    record = folder / HASHES_NAME
     try:
-        with atomic_output(dest) as tmp, open(tmp, "wb") as out, \
-                urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
-            length = resp.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            done = 0
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, file=sys.stderr,
-                      leave=False, disable=None) as bar:
-                while chunk := resp.read(1 << 20):
-                    out.write(chunk)
-                    done += len(chunk)
-                    bar.update(len(chunk))
-            if total is not None and done != total:
-                raise OSError(f"connection closed after {done} of {total} bytes")
-    except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts are OSErrors
-        reason = getattr(exc, "reason", None) or exc
-        raise EngineError(f"download of {label} failed ({reason}); offline? Get {CONFIG_NAME} and {WEIGHTS_NAME} "
-                          f"elsewhere and pass --model DIR, a directory holding both") from None
+        recorded = json.loads(record.read_text(encoding="utf-8"))
+    except FileNotFoundError:  # just downloaded, or downloaded by a version that did not record digests
+        try:
+            write_json_atomic(record, digests)
+        except OSError:
+            pass  # a read-only shared cache: the files load, unchecked
+        return
+    except (OSError, ValueError):
+        recorded = {}
+    for fname, digest in digests.items():
+        if recorded.get(fname) != digest:
+            raise EngineError(f"{folder / fname} is not the file that was downloaded (its sha256 changed); delete "
+                              f"the folder {folder} to download it again")
+
+
+def _sniff(path: Path, fname: str) -> None:
+    """Refuse what is not the file asked for (an HTML error page served with status 200, a proxy's notice)."""
+    if fname == CONFIG_NAME:
+        try:
+            if not isinstance(json.loads(path.read_text(encoding="utf-8")), dict):
+                raise ValueError
+        except (UnicodeDecodeError, ValueError):
+            raise OSError("not a JSON config") from None
+        return
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch.save: a zip, or a legacy pickle
+        raise OSError("not a PyTorch weights file")
+
+
+def _download(urls: list[str], dest: Path, label: str, name: str) -> None:
+    """Fetch dest from the first of urls that delivers the whole file; one line naming them all if none does."""
+    failures = []
+    for url in urls:
+        try:
+            _fetch(url, dest, label)
+            return
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts: OSErrors
+            failures.append(f"{url}: {getattr(exc, 'reason', None) or exc}")
+    where = " or ".join(f"{s[CONFIG_NAME]} and {s[WEIGHTS_NAME]}" for s in SOURCES[name])
+    raise EngineError(f"download of {label} failed ({'; '.join(failures)}); offline? Get {where} on a machine "
+                      f"that is online, put the two files in one folder and pass it: --model DIR")
+
+
+def _fetch(url: str, dest: Path, label: str) -> None:
+    """Stream url to dest; dest appears only once complete, of the announced size and the right kind."""
+    with atomic_output(dest) as tmp, open(tmp, "wb") as out, \
+            urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
+        length = resp.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        done = 0
+        with _progress(label, total) as bar:
+            while chunk := resp.read(1 << 20):
+                out.write(chunk)
+                done += len(chunk)
+                bar(done)
+        out.flush()
+        if total is not None and done != total:
+            raise OSError(f"connection closed after {done} of {total} bytes")
+        if done == 0:
+            raise OSError("empty file")
+        _sniff(tmp, dest.name)
+
+
+@contextlib.contextmanager
+def _progress(label: str, total: int | None):
+    """A progress bar on a terminal; plain lines every few seconds otherwise (a log, CI, a notebook's pipe)."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, file=sys.stderr,
+                  leave=False) as bar:
+            yield lambda done: bar.update(done - bar.n)
+        return
+    of = f" of {total / 1e6:.0f} MB" if total and total >= 1e6 else ""
+    progress.say(f"downloading {label}{of}...")
+    last = [time.monotonic()]
+
+    def report(done):
+        if time.monotonic() - last[0] >= DOWNLOAD_TICK_S:
+            last[0] = time.monotonic()
+            progress.say(f"downloading {label}: {done / 1e6:.0f} MB{of}")
+    yield report
 
 
 def full_config(config: dict) -> dict:

@@ -6,13 +6,14 @@ full-width model is a benchmark: tools/int8_quality.py).
 """
 
 import shutil
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 from engine.backends import create_engine, list_backends
-from engine.errors import EngineError
+from engine.errors import EngineError, NoSuchPrecision
 from engine.graph import build_generator
 
 USABLE = {name for name, ok, _ in list_backends() if ok}
@@ -57,8 +58,8 @@ def make(backend, precision, model):
         pytest.skip(f"{backend} backend not usable here: {dict((n, w) for n, _, w in list_backends())[backend]}")
     try:
         return create_engine(model, backend=backend, precision=precision, max_batch=MAX_BATCH)
-    except EngineError as exc:  # e.g. bf16 on a CPU without native bf16
-        pytest.skip(str(exc))
+    except NoSuchPrecision as exc:  # e.g. fp16 on a CPU: the hardware lacks it. Any other failure (int8 without
+        pytest.skip(str(exc))       # NNCF, a quantization that breaks) is a failure, not a skip.
 
 
 @pytest.mark.parametrize("backend,precision", CASES, ids=[f"{b}-{p}" for b, p in CASES])
@@ -156,3 +157,12 @@ def test_openvino_failure_that_is_not_corruption_keeps_the_cache(tiny_model_dir,
     assert "\n" not in str(info.value)
     after = {p: p.stat().st_mtime_ns for p in engine_cache.rglob("*") if p.is_file()}
     assert after == before  # not one file rebuilt or removed
+
+
+def test_a_broken_int8_build_fails_instead_of_skipping(tiny_model_dir, tmp_path, monkeypatch):
+    if "openvino" not in USABLE:
+        pytest.skip("openvino backend not usable here")
+    monkeypatch.setenv("LIVE_CACHE_DIR", str(tmp_path))  # nothing cached: it has to quantize
+    monkeypatch.setitem(sys.modules, "nncf", None)  # `import nncf` fails, as without the extra
+    with pytest.raises(EngineError, match="needs NNCF"):  # not pytest's Skipped: make() lets it through
+        make("openvino", "int8", tiny_model_dir)

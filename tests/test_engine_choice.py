@@ -104,12 +104,21 @@ def test_auto_checks_a_frame_before_choosing(machine, tiny_model_dir):
     assert "rendered (1, 4, 4, 3)" in machine.lines[0]
 
 
-def test_auto_falls_back_on_any_exception(machine, tiny_model_dir, monkeypatch):
+def raising(exc):
+    def create(*args):
+        raise exc
+    return create
+
+
+def test_auto_falls_back_on_runtime_errors_but_not_on_bugs(machine, tiny_model_dir, monkeypatch):
     machine(cuda=True)
     trt = backends._module("tensorrt")[0]
-    monkeypatch.setattr(trt, "create", lambda *a: (_ for _ in ()).throw(AttributeError("'NoneType' has no x")))
+    monkeypatch.setattr(trt, "create", raising(RuntimeError("CUDA error: out of memory")))
     engine = backends.create_engine(tiny_model_dir)
-    assert engine.name == "torch-cuda-auto" and "AttributeError" in machine.lines[0]
+    assert engine.name == "torch-cuda-auto" and "RuntimeError: CUDA error: out of memory" in machine.lines[0]
+    monkeypatch.setattr(trt, "create", raising(TypeError("create() takes 3 positional arguments but 4 were given")))
+    with pytest.raises(TypeError, match="positional arguments"):  # a bug in a backend is not a fallback
+        backends.create_engine(tiny_model_dir)
 
 
 def test_explicit_backend_failure_is_an_error(machine, tiny_model_dir):
@@ -170,14 +179,26 @@ def test_torch_precision_per_device(monkeypatch):
             tb.pick_device("mps")
 
 
-def test_torch_fp32_on_cuda_turns_tf32_off(monkeypatch):
+def test_torch_fp32_on_cuda_turns_tf32_off_only_around_its_calls(tiny_model_dir):
     from engine.backends import torch_backend as tb
+    from engine.graph import build_generator
+    from tests.conftest import torch_flags
 
-    monkeypatch.setattr(torch.backends.cudnn.conv, "fp32_precision", "tf32")
-    monkeypatch.setattr(torch.backends.cuda.matmul, "fp32_precision", "tf32")
-    tb._no_tf32()
-    assert torch.backends.cudnn.conv.fp32_precision == "ieee"
-    assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+    before = torch_flags()
+    with tb.ieee_fp32():
+        assert torch.backends.cudnn.conv.fp32_precision == "ieee"
+        assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+    assert torch_flags() == before  # a trace after it works: the flags are what torch.export expects
+    assert tb.TorchEngine(build_generator(tiny_model_dir), "fp32", 1, "cpu")._precise is not tb.ieee_fp32
+    # control: the flags set for good (as the backend did before) are seen as mixed, and an export fails
+    torch.backends.cudnn.conv.fp32_precision = "ieee"
+    try:
+        assert torch_flags()["cudnn.allow_tf32"] == "mixed"
+        with pytest.raises(Exception, match="TF32"):
+            torch.export.export(torch.nn.Linear(2, 2), (torch.zeros(1, 2),))
+    finally:
+        torch.backends.cudnn.conv.fp32_precision = before["cudnn.conv"]
+    assert torch_flags() == before
 
 
 def test_openvino_device_and_precision_choice():

@@ -7,7 +7,7 @@ import threading
 import pytest
 import torch
 
-from engine import weights
+from engine import progress, weights
 from engine.errors import EngineError
 from engine.weights import CONFIG_NAME, WEIGHTS_NAME, load_model, resolve_model
 
@@ -35,6 +35,12 @@ def server(tiny_model_dir):
                 self.end_headers()
                 self.wfile.write(b"x" * 10)
                 return
+            if self.path.startswith("/html/"):  # a portal or proxy answering 200 with a page
+                self.send_response(200)
+                self.send_header("Content-Length", "32")
+                self.end_headers()
+                self.wfile.write(b"<html>please sign in</html>     ")
+                return
             super().do_GET()
 
         def log_message(self, *args):
@@ -47,8 +53,20 @@ def server(tiny_model_dir):
     httpd.server_close()
 
 
-def point(monkeypatch, cfg_url, bin_url):
-    monkeypatch.setitem(weights.URLS, "biggan-deep-128", {CONFIG_NAME: cfg_url, WEIGHTS_NAME: bin_url})
+def point(monkeypatch, cfg_url, bin_url, *more):
+    """Repoint biggan-deep-128's sources: one (config URL, weights URL) pair, then more pairs as mirrors."""
+    pairs = [(cfg_url, bin_url), *more]
+    monkeypatch.setitem(weights.SOURCES, "biggan-deep-128", [{CONFIG_NAME: c, WEIGHTS_NAME: b} for c, b in pairs])
+
+
+def test_reference_urls_first_then_mirrors():
+    from pytorch_pretrained_biggan import model as ref
+
+    for name in weights.MODEL_NAMES:
+        first = weights.SOURCES[name][0]
+        assert first == {CONFIG_NAME: ref.PRETRAINED_CONFIG_ARCHIVE_MAP[name],
+                         WEIGHTS_NAME: ref.PRETRAINED_MODEL_ARCHIVE_MAP[name]}
+    assert weights.SOURCES["biggan-deep-128"][1][WEIGHTS_NAME].startswith("https://huggingface.co/")
 
 
 def test_name_downloads_once_then_hits_cache(cache, server, tiny_model_dir, monkeypatch):
@@ -58,7 +76,7 @@ def test_name_downloads_once_then_hits_cache(cache, server, tiny_model_dir, monk
     assert d == cache / "models" / "biggan-deep-128"
     for f in (CONFIG_NAME, WEIGHTS_NAME):
         assert (d / f).read_bytes() == (tiny_model_dir / f).read_bytes()
-    assert sorted(p.name for p in d.iterdir()) == [CONFIG_NAME, WEIGHTS_NAME]  # no temp files left
+    assert sorted(p.name for p in d.iterdir()) == [CONFIG_NAME, WEIGHTS_NAME, weights.HASHES_NAME]  # no temp
     assert len(hits) == 2
     assert resolve_model("biggan-deep-128") == d
     assert len(hits) == 2  # cache hit: nothing fetched again
@@ -77,11 +95,55 @@ def test_failed_download_leaves_no_file_under_final_name(cache, server, monkeypa
     assert sorted(p.name for p in d.iterdir()) == [CONFIG_NAME]  # complete config kept, no weights, no temp
 
 
-def test_offline_is_one_line_with_the_way_out(cache, monkeypatch):
-    point(monkeypatch, "http://127.0.0.1:9/config.json", "http://127.0.0.1:9/pytorch_model.bin")  # discard port
-    with pytest.raises(EngineError, match=r"offline\? .*--model DIR"):
+def test_sources_are_tried_in_order(cache, server, tiny_model_dir, monkeypatch):
+    base, hits = server
+    point(monkeypatch, f"{base}/gone/{CONFIG_NAME}", f"{base}/gone/{WEIGHTS_NAME}",  # 404
+          (f"{base}/html/{CONFIG_NAME}", f"{base}/html/{WEIGHTS_NAME}"),  # 200, but a web page
+          (f"{base}/{CONFIG_NAME}", f"{base}/{WEIGHTS_NAME}"))
+    d = resolve_model("biggan-deep-128")
+    assert (d / WEIGHTS_NAME).read_bytes() == (tiny_model_dir / WEIGHTS_NAME).read_bytes()
+    assert hits == [f"/gone/{CONFIG_NAME}", f"/html/{CONFIG_NAME}", f"/{CONFIG_NAME}",
+                    f"/gone/{WEIGHTS_NAME}", f"/html/{WEIGHTS_NAME}", f"/{WEIGHTS_NAME}"]
+    load_model(d)
+
+
+def test_offline_is_one_line_with_the_sources_and_leaves_no_folder(cache, monkeypatch):
+    # discard port: nothing listens
+    point(monkeypatch, "http://127.0.0.1:9/a/config.json", "http://127.0.0.1:9/a/pytorch_model.bin",
+          ("http://127.0.0.1:9/b/config.json", "http://127.0.0.1:9/b/pytorch_model.bin"))
+    with pytest.raises(EngineError, match=r"offline\? .*--model DIR") as info:
         resolve_model("biggan-deep-128")
-    assert not any((cache / "models" / "biggan-deep-128").iterdir())
+    msg = str(info.value)
+    assert "\n" not in msg
+    for part in ("/a/config.json", "/a/pytorch_model.bin", "/b/config.json", "/b/pytorch_model.bin"):
+        assert "http://127.0.0.1:9" + part in msg  # where the files can be found
+    assert cache.is_dir() and not (cache / "models" / "biggan-deep-128").exists()  # no empty model folder
+
+
+def test_download_is_checked_by_sha256_on_every_later_start(cache, server, monkeypatch):
+    base, _ = server
+    point(monkeypatch, f"{base}/{CONFIG_NAME}", f"{base}/{WEIGHTS_NAME}")
+    d = resolve_model("biggan-deep-128")
+    assert sorted(p.name for p in d.iterdir()) == [CONFIG_NAME, WEIGHTS_NAME, weights.HASHES_NAME]
+    assert resolve_model("biggan-deep-128") == d  # unchanged: accepted
+    data = bytearray((d / WEIGHTS_NAME).read_bytes())
+    data[-1] ^= 1  # one bit, same size
+    (d / WEIGHTS_NAME).write_bytes(bytes(data))
+    with pytest.raises(EngineError, match=f"{WEIGHTS_NAME} is not the file that was downloaded.*delete the "
+                                          f"folder") as info:
+        resolve_model("biggan-deep-128")
+    assert "\n" not in str(info.value)
+
+
+def test_download_progress_without_a_terminal(cache, server, monkeypatch):
+    base, _ = server
+    point(monkeypatch, f"{base}/{CONFIG_NAME}", f"{base}/{WEIGHTS_NAME}")
+    lines = []
+    monkeypatch.setattr(progress, "sink", lines.append)
+    monkeypatch.setattr(weights, "DOWNLOAD_TICK_S", 0.0)
+    resolve_model("biggan-deep-128")  # pytest's captured stderr is not a terminal
+    assert any(line.startswith(f"engine: downloading biggan-deep-128 {WEIGHTS_NAME} of ") for line in lines)
+    assert any(" MB of " in line for line in lines[1:])
 
 
 def test_file_url_download(cache, tiny_model_dir, monkeypatch):

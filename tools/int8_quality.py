@@ -32,6 +32,18 @@ def psnr_each(out: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return 10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-12))
 
 
+def render_states(engine, states: dict) -> np.ndarray:
+    z, c, t = states["z"], states["c"], states["t"]
+    return np.concatenate([engine.render(z[i:i + 1], c[i:i + 1], t[i:i + 1]) for i in range(len(t))])
+
+
+def quality(frames: np.ndarray, ref: np.ndarray, t: np.ndarray) -> dict:
+    """PSNR of frames against the fp32 frames: median (the gate's figure), minimum, median per truncation."""
+    each = psnr_each(frames, ref)
+    return {"psnr_median_db": float(np.median(each)), "psnr_min_db": float(each.min()),
+            "psnr_by_truncation": {f"{tt:g}": float(np.median(each[t == tt])) for tt in np.unique(t)}}
+
+
 def interleaved_ms(engines: dict, rounds: int, per_round: int) -> dict[str, float]:
     state = {"z": np.zeros((1, 128), np.float32), "c": np.eye(1, 1000, 7, dtype=np.float32),
              "t": np.full(1, 0.6, np.float32)}
@@ -54,22 +66,16 @@ def run(args) -> dict:
 
     model = bench_model(args.resolution)
     held_out = walker_states(args.states, seed=1)
-    z, c, t = held_out["z"], held_out["c"], held_out["t"]
     precisions = ["fp32", "int8"] + (["bf16"] if cpu_has_bf16() else [])
     engines = {p: create_engine(model, backend="openvino", precision=p, max_batch=1) for p in precisions}
-    frames = {p: np.concatenate([e.render(z[i:i + 1], c[i:i + 1], t[i:i + 1]) for i in range(len(t))])
-              for p, e in engines.items()}
-    quality = {}
-    for p in precisions[1:]:
-        each = psnr_each(frames[p], frames["fp32"])
-        quality[p] = {"psnr_median_db": float(np.median(each)), "psnr_min_db": float(each.min()),
-                      "psnr_by_truncation": {f"{tt:g}": float(np.median(each[t == tt])) for tt in np.unique(t)}}
+    frames = {p: render_states(e, held_out) for p, e in engines.items()}
+    scores = {p: quality(frames[p], frames["fp32"], held_out["t"]) for p in precisions[1:]}
     load_before = os.getloadavg()
     ms = interleaved_ms(engines, args.rounds, args.per_round)
-    result = {"resolution": args.resolution, "states": len(t), "isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "native"),
+    result = {"resolution": args.resolution, "states": len(held_out["t"]), "isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "native"),
               "cpu": cpu_name(), "load_before": load_before, "load_after": os.getloadavg(), "ms_per_frame": ms,
-              "int8_speedup_vs_fp32": ms["fp32"] / ms["int8"], "quality": quality,
-              "gate_db": GATE_DB, "gate_passed": quality["int8"]["psnr_median_db"] >= GATE_DB,
+              "int8_speedup_vs_fp32": ms["fp32"] / ms["int8"], "quality": scores,
+              "gate_db": GATE_DB, "gate_passed": scores["int8"]["psnr_median_db"] >= GATE_DB,
               "conv_kernels": {p: conv_kernels(e) for p, e in engines.items()}}
     if "bf16" in ms:
         result["int8_speedup_vs_bf16"] = ms["bf16"] / ms["int8"]

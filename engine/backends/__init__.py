@@ -40,6 +40,12 @@ SUPPORTS = {("tensorrt", "cuda"): ("fp16", "fp32"), ("torch", "cuda"): ("fp16", 
             ("openvino", "CPU"): ("bf16", "fp32", "int8")}
 
 
+# What a backend that cannot run here raises while it builds or renders its first frame, so auto moves down the
+# chain: our one-line errors, the runtimes' errors (torch CUDA/MPS and OpenVINO raise RuntimeError, out of
+# memory included), a driver or file that cannot be opened, a library that fails to load.
+FALLBACK_ERRORS = (EngineError, RuntimeError, MemoryError, OSError, ImportError)
+
+
 class Candidate(NamedTuple):
     backend: str
     device: str
@@ -148,7 +154,7 @@ def create_engine(model, backend: str = "auto", precision: str = "auto", max_bat
         try:
             engine = mod.create(model_dir, precision, int(max_batch), cand.device)
             _probe(engine)
-        except Exception as exc:  # auto must reach a working engine: any failure moves down the chain
+        except FALLBACK_ERRORS as exc:  # a bug (TypeError, AttributeError...) keeps its traceback
             tried.append((cand, f"{type(exc).__name__}: {first_line(exc)}" if not isinstance(exc, EngineError)
                           else first_line(exc)))
             if engine is not None:

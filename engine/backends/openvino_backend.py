@@ -23,7 +23,7 @@ from core.errors import first_line
 
 from .. import progress
 from ..cpu import isa_capped_below_bf16, physical_cores
-from ..errors import EngineError
+from ..errors import EngineError, NoSuchPrecision
 from .base import BaseEngine
 
 NAME = "openvino"
@@ -94,7 +94,7 @@ def choose_precision(precision: str, caps: set[str], device: str = "CPU") -> str
         raise EngineError(f"openvino backend has no precision {precision!r}; use auto, fp32, bf16, fp16 or int8")
     ov_prec = PRECISIONS[key]
     if device != "AUTO" and _CAPABILITY[ov_prec] not in caps:
-        raise EngineError(f"this {device} has no {key} support in OpenVINO (it offers "
+        raise NoSuchPrecision(f"this {device} has no {key} support in OpenVINO (it offers "
                           f"{', '.join(sorted(caps)) or 'nothing'}); use --precision auto")
     return ov_prec
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from core.errors import first_line
 
-from ..errors import EngineError
+from ..errors import EngineError, NoSuchPrecision
 from . import tensorrt_cache as keys
 from .base import BaseEngine
 from .tensorrt_build import INPUTS, OUTPUT, VARIANTS, load_or_build, runtime, trt_logger
@@ -158,7 +158,7 @@ def resolve_precision(precision: str) -> str:
     if precision in (None, "", "auto"):
         return "fp16"
     if precision == "bf16":
-        raise EngineError("the tensorrt backend runs fp16 or fp32, not bf16 (use --precision fp16, or "
+        raise NoSuchPrecision("the tensorrt backend runs fp16 or fp32, not bf16 (use --precision fp16, or "
                           "--backend torch --precision bf16)")
     if precision not in VARIANTS:
         raise EngineError(f"tensorrt backend has no precision {precision!r}; use auto, fp16 or fp32")

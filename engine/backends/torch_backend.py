@@ -1,19 +1,21 @@
 """PyTorch backend: CPU fp32/bf16 (native bf16 CPUs), CUDA fp16/bf16/fp32, Apple Silicon (MPS) fp16/fp32.
 
 CPU and CUDA run channels_last (oneDNN and cuDNN convs are faster on NHWC); MPS keeps NCHW, its default
-layout. CUDA fp32 turns TF32 off (torch's default lets cuDNN convs round to TF32): fp32 means fp32, as on
-TensorRT. bf16 on CUDA only where the GPU computes it (compute 8.0+), never emulated.
+layout. CUDA fp32 turns TF32 off around its own calls (torch's default lets cuDNN convs round to TF32): fp32
+means fp32, as on TensorRT. bf16 on CUDA only where the GPU computes it (compute 8.0+), never emulated.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..cpu import cpu_has_bf16, physical_cores
-from ..errors import EngineError
+from ..errors import EngineError, NoSuchPrecision
+from ..graph import ieee_fp32
 from .base import BaseEngine
 
 NAME = "torch"
@@ -55,10 +57,10 @@ def resolve_precision(precision: str, device: str) -> str:
             return "fp16"
         return "bf16" if cpu_has_bf16() else "fp32"
     if precision not in PRECISIONS[device]:
-        raise EngineError(f"the torch backend on {device} runs {', '.join(PRECISIONS[device])}, not {precision}; "
+        raise NoSuchPrecision(f"the torch backend on {device} runs {', '.join(PRECISIONS[device])}, not {precision}; "
                           f"use --precision auto")
     if precision == "bf16" and device == "cuda" and not cuda_bf16():
-        raise EngineError("this GPU has no native bf16 (needs compute 8.0+); use --precision fp16 or fp32")
+        raise NoSuchPrecision("this GPU has no native bf16 (needs compute 8.0+); use --precision fp16 or fp32")
     return precision
 
 
@@ -92,17 +94,19 @@ class TorchEngine(BaseEngine):
             gen.to(memory_format=torch.channels_last)
             gen.channels_last = True
         self.gen = gen
+        self._precise = ieee_fp32 if (device, precision) == ("cuda", "fp32") else contextlib.nullcontext
 
     @torch.inference_mode()
     def _render_batch(self, z: np.ndarray, c: np.ndarray, t: np.ndarray) -> np.ndarray:
         dev = self.device
         args = [torch.from_numpy(a).to(dev, non_blocking=True) for a in (z, c, t)]
-        out = self.gen(*args)
-        return np.ascontiguousarray(out.cpu().numpy())
+        with self._precise():
+            out = self.gen(*args)
+            return np.ascontiguousarray(out.cpu().numpy())
 
     def render_float(self, z, c, t) -> np.ndarray:
         """f32 [B, 3, H, W] in [-1, 1] (tests, quality checks); B <= max_batch not enforced."""
-        with torch.inference_mode():
+        with torch.inference_mode(), self._precise():
             args = [torch.as_tensor(np.asarray(a, dtype=np.float32), device=self.device) for a in (z, c, t)]
             return self.gen.forward_float(*args).float().cpu().numpy()
 
@@ -114,12 +118,6 @@ class TorchEngine(BaseEngine):
             torch.mps.empty_cache()
 
 
-def _no_tf32() -> None:
-    """cuDNN convs and matmuls in true fp32 (a process-wide torch setting)."""
-    torch.backends.cudnn.conv.fp32_precision = "ieee"
-    torch.backends.cuda.matmul.fp32_precision = "ieee"
-
-
 def create(model, precision: str = "auto", max_batch: int = 8, device: str | None = None) -> TorchEngine:
     """model: model directory (Path/str) or a built engine.graph.Generator (used as is, converted in place)."""
     from ..graph import Generator, build_generator
@@ -128,7 +126,5 @@ def create(model, precision: str = "auto", max_batch: int = 8, device: str | Non
     precision = resolve_precision(precision, device)
     if device == "cpu":
         torch.set_num_threads(physical_cores())
-    elif device == "cuda" and precision == "fp32":
-        _no_tf32()
     gen = model if isinstance(model, Generator) else build_generator(Path(model))
     return TorchEngine(gen, precision, max_batch, device)
