@@ -1,0 +1,96 @@
+"""What the flash guard measures (WCAG 2.3.1 and WCAG 2.2's definitions of general and red flashes).
+
+A frame becomes two grids of small cells, area-averaged (every pixel counts by its area; nothing is sampled):
+relative luminance, and the saturated-red value (R - G - B in linear RGB where R / (R + G + B) >= 0.8, else 0;
+WCAG's "(R - G - B) x 320 changes by more than 20" is a change of more than 0.0625 here). Frames wider than
+WORK pixels are first area-averaged in 8-bit by a whole factor (at most 4 x 4 pixels at 1920 x 1080, a quarter of
+a cell's side, where averaging sRGB values instead of light is negligible), then turned into light.
+
+Each cell keeps its turning points: the lowest and highest value since its last transition and that
+transition's direction. A cell makes a transition when it moves STEP or more from the turning point opposite to
+its last transition (for luminance: with the darker state below DARK). A region (every 10-degree field: a third
+of the grid's width and height, at every cell offset, so the fields overlap and cover the whole frame) makes a
+transition up (or down) when cells covering AREA or more of it make one up (down) in the same frame; both at
+once count as two. The thresholds count from a little below WCAG's (SLACK), so a measurement on every pixel,
+after a codec, counts no change the guard did not.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+CHANNELS = ("general", "red")
+STEP = np.array([0.1, 20 / 320], np.float32)  # WCAG: 0.1 of relative luminance; (R - G - B) x 320 above 20
+DARK = np.array([0.8, np.inf], np.float32)  # the darker state below 0.8 (luminance only)
+SLACK = np.array([0.02, 0.0125], np.float32)  # counted from 80% of each step
+DARK_SLACK = 0.02
+AREA = 0.25  # of a 10-degree field
+AREA_SLACK = 0.05  # counted from 20%: cells cut by a flash's edge, sub-cell detail
+WORK = 256  # frames with a shorter side of 2 x WORK or more are area-averaged in 8-bit first
+CELLS = 64  # cells along the frame's shorter side (one pixel per cell on smaller frames)
+
+_V = np.arange(256) / 255
+LINEAR = np.where(_V <= 0.04045, _V / 12.92, ((_V + 0.055) / 1.055) ** 2.4).astype(np.float32).reshape(256, 1)
+# linear RGB -> relative luminance, R - G - B, and 0.4 R - 1.6 (G + B), which is >= 0 where R >= 0.8 (R + G + B)
+MIX = np.array([[0.2126, 0.7152, 0.0722], [1, -1, -1], [0.4, -1.6, -1.6]], np.float32)
+
+
+def work_image(frame: np.ndarray) -> np.ndarray:
+    """The frame, area-averaged in 8-bit by a whole factor down to a shorter side below 2 x WORK."""
+    h, w = frame.shape[:2]
+    k = min(h, w) // WORK
+    if k <= 1:
+        return frame
+    return cv2.resize(frame, (w // k, h // k), interpolation=cv2.INTER_AREA)
+
+
+def grid_shape(work_shape) -> tuple[int, int]:
+    h, w = work_shape[:2]
+    if min(h, w) <= CELLS:
+        return h, w
+    return max(1, round(h * CELLS / min(h, w))), max(1, round(w * CELLS / min(h, w)))
+
+
+def cells(work: np.ndarray) -> np.ndarray:
+    """(2, rows, cols) float32: the area-averaged relative luminance and saturated-red value per cell."""
+    mixed = cv2.transform(cv2.LUT(np.ascontiguousarray(work), LINEAR), MIX)
+    mixed[..., 1] *= mixed[..., 2] >= 0  # the red value only where the pixel is saturated red
+    gh, gw = grid_shape(work.shape)
+    if (gh, gw) != work.shape[:2]:  # three channels: OpenCV's fast path (the third is not used)
+        mixed = cv2.resize(mixed, (gw, gh), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(mixed[..., :2].transpose(2, 0, 1))
+
+
+class CellState:
+    """Every cell's turning points, and the transitions a new grid of values would make."""
+
+    def __init__(self, values: np.ndarray):
+        self.lo, self.hi = values.copy(), values.copy()
+        self.direction = np.zeros(values.shape, np.int8)  # the last transition: +1 up, -1 down, 0 none yet
+        rows, cols = values.shape[1:]
+        self.field = (max(1, round(rows / 3)), max(1, round(cols / 3)))
+        self.step = (STEP - SLACK)[:, None, None]
+        self.dark = (DARK + DARK_SLACK)[:, None, None]
+
+    def crossing(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Masks of the cells that showing values v would make go up / down."""
+        up = (self.direction <= 0) & (v - self.lo >= self.step) & (self.lo < self.dark)
+        down = (self.direction >= 0) & (self.hi - v >= self.step) & (v < self.dark)
+        return up, down
+
+    def region_transitions(self, up: np.ndarray, down: np.ndarray) -> np.ndarray:
+        """(2, fields) transitions per channel and 10-degree field: 0, 1 or 2 (up and down at once)."""
+        fh, fw = self.field
+        masks = np.concatenate([up, down]).transpose(1, 2, 0).astype(np.uint8)  # rows, cols, 4
+        s = cv2.integral(masks)  # (rows + 1, cols + 1, 4) sums of every top-left rectangle
+        boxes = s[fh:, fw:] - s[:-fh, fw:] - s[fh:, :-fw] + s[:-fh, :-fw]
+        hits = (boxes >= (AREA - AREA_SLACK) * fh * fw).reshape(-1, 4).T.astype(np.int8)
+        return hits[:2] + hits[2:]
+
+    def advance(self, v: np.ndarray, up: np.ndarray, down: np.ndarray) -> None:
+        """Show values v (whose crossings are up, down): move the turning points."""
+        moved = up | down
+        self.direction[up], self.direction[down] = 1, -1
+        self.lo[moved] = self.hi[moved] = v[moved]
+        np.minimum(self.lo, v, out=self.lo)
+        np.maximum(self.hi, v, out=self.hi)
