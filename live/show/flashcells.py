@@ -1,10 +1,11 @@
 """What the flash guard measures (WCAG 2.3.1 and WCAG 2.2's definitions of general and red flashes).
 
-A frame becomes two grids of small cells, area-averaged (every pixel counts by its area; nothing is sampled):
-relative luminance, and the saturated-red value (R - G - B in linear RGB where R / (R + G + B) >= 0.8, else 0;
-WCAG's "(R - G - B) x 320 changes by more than 20" is a change of more than 0.0625 here). Frames wider than
-WORK pixels are first area-averaged in 8-bit by a whole factor (at most 4 x 4 pixels at 1920 x 1080, a quarter of
-a cell's side, where averaging sRGB values instead of light is negligible), then turned into light.
+A frame becomes a grid of cells with two values: relative luminance, and the saturated-red value (R - G - B in
+linear RGB where R / (R + G + B) >= 0.8, else 0: WCAG's "(R - G - B) x 320 changes by more than 20" is a change
+of more than 0.0625 here). Up to a shorter side of 2 x CELLS - 1 pixels (the model's 128, 256 px) a cell is a
+pixel; larger frames are area-averaged first (OpenCV's INTER_AREA: every pixel counts by its area, nothing is
+sampled) by a whole factor k, 8 x 8 pixels at 1920 x 1080. That average is of 8-bit sRGB values, not of light:
+where a cell holds fine detail that changes, its change is measured smaller than its pixels' (exact at 128 px).
 
 Each cell keeps its turning points: the lowest and highest value since its last transition and that
 transition's direction. A cell makes a transition when it moves STEP or more from the turning point opposite to
@@ -19,15 +20,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-CHANNELS = ("general", "red")
 STEP = np.array([0.1, 20 / 320], np.float32)  # WCAG: 0.1 of relative luminance; (R - G - B) x 320 above 20
 DARK = np.array([0.8, np.inf], np.float32)  # the darker state below 0.8 (luminance only)
 SLACK = np.array([0.02, 0.0125], np.float32)  # counted from 80% of each step
 DARK_SLACK = 0.02
 AREA = 0.25  # of a 10-degree field
 AREA_SLACK = 0.05  # counted from 20%: cells cut by a flash's edge, sub-cell detail
-WORK = 256  # frames with a shorter side of 2 x WORK or more are area-averaged in 8-bit first
-CELLS = 64  # cells along the frame's shorter side (one pixel per cell on smaller frames)
+CELLS = 128  # at least this many cells along the frame's shorter side, fewer than twice as many
 
 _V = np.arange(256) / 255
 LINEAR = np.where(_V <= 0.04045, _V / 12.92, ((_V + 0.055) / 1.055) ** 2.4).astype(np.float32).reshape(256, 1)
@@ -36,28 +35,19 @@ MIX = np.array([[0.2126, 0.7152, 0.0722], [1, -1, -1], [0.4, -1.6, -1.6]], np.fl
 
 
 def work_image(frame: np.ndarray) -> np.ndarray:
-    """The frame, area-averaged in 8-bit by a whole factor down to a shorter side below 2 x WORK."""
+    """The cells in 8-bit sRGB: the frame itself up to a shorter side below 2 x CELLS, else its area average
+    by a whole factor k (every k x k pixels, the edges' partial blocks included) down to that."""
     h, w = frame.shape[:2]
-    k = min(h, w) // WORK
+    k = min(h, w) // CELLS
     if k <= 1:
         return frame
-    return cv2.resize(frame, (w // k, h // k), interpolation=cv2.INTER_AREA)
-
-
-def grid_shape(work_shape) -> tuple[int, int]:
-    h, w = work_shape[:2]
-    if min(h, w) <= CELLS:
-        return h, w
-    return max(1, round(h * CELLS / min(h, w))), max(1, round(w * CELLS / min(h, w)))
+    return cv2.resize(frame, (-(-w // k), -(-h // k)), interpolation=cv2.INTER_AREA)
 
 
 def cells(work: np.ndarray) -> np.ndarray:
-    """(2, rows, cols) float32: the area-averaged relative luminance and saturated-red value per cell."""
+    """(2, rows, cols) float32: relative luminance and saturated-red value per cell."""
     mixed = cv2.transform(cv2.LUT(np.ascontiguousarray(work), LINEAR), MIX)
     mixed[..., 1] *= mixed[..., 2] >= 0  # the red value only where the pixel is saturated red
-    gh, gw = grid_shape(work.shape)
-    if (gh, gw) != work.shape[:2]:  # three channels: OpenCV's fast path (the third is not used)
-        mixed = cv2.resize(mixed, (gw, gh), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(mixed[..., :2].transpose(2, 0, 1))
 
 
@@ -71,6 +61,7 @@ class CellState:
         self.field = (max(1, round(rows / 3)), max(1, round(cols / 3)))
         self.step = (STEP - SLACK)[:, None, None]
         self.dark = (DARK + DARK_SLACK)[:, None, None]
+        self.none = np.zeros((2, (rows - self.field[0] + 1) * (cols - self.field[1] + 1)), np.int8)
 
     def crossing(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Masks of the cells that showing values v would make go up / down."""
@@ -81,6 +72,8 @@ class CellState:
     def region_transitions(self, up: np.ndarray, down: np.ndarray) -> np.ndarray:
         """(2, fields) transitions per channel and 10-degree field: 0, 1 or 2 (up and down at once)."""
         fh, fw = self.field
+        if max(np.count_nonzero(up), np.count_nonzero(down)) < (AREA - AREA_SLACK) * fh * fw:
+            return self.none  # too few cells moved to fill any field's share
         masks = np.concatenate([up, down]).transpose(1, 2, 0).astype(np.uint8)  # rows, cols, 4
         s = cv2.integral(masks)  # (rows + 1, cols + 1, 4) sums of every top-left rectangle
         boxes = s[fh:, fw:] - s[:-fh, fw:] - s[fh:, :-fw] + s[:-fh, :-fw]
