@@ -26,6 +26,7 @@ SLACK = np.array([0.02, 0.0125], np.float32)  # counted from 80% of each step
 DARK_SLACK = 0.02
 AREA = 0.25  # of a 10-degree field
 AREA_SLACK = 0.05  # counted from 20%: cells cut by a flash's edge, sub-cell detail
+CONCURRENT_S = 0.1  # cells that move the same way this close in time fill a field together
 CELLS = 128  # at least this many cells along the frame's shorter side, fewer than twice as many
 
 _V = np.arange(256) / 255
@@ -57,11 +58,13 @@ class CellState:
     def __init__(self, values: np.ndarray):
         self.lo, self.hi = values.copy(), values.copy()
         self.direction = np.zeros(values.shape, np.int8)  # the last transition: +1 up, -1 down, 0 none yet
+        self.crossed = np.full((2,) + values.shape, -np.inf)  # when each cell last went up / down
         rows, cols = values.shape[1:]
         self.field = (max(1, round(rows / 3)), max(1, round(cols / 3)))
         self.step = (STEP - SLACK)[:, None, None]
         self.dark = (DARK + DARK_SLACK)[:, None, None]
         self.none = np.zeros((2, (rows - self.field[0] + 1) * (cols - self.field[1] + 1)), np.int8)
+        self.share = (AREA - AREA_SLACK) * self.field[0] * self.field[1]
 
     def crossing(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Masks of the cells that showing values v would make go up / down."""
@@ -71,19 +74,33 @@ class CellState:
 
     def region_transitions(self, up: np.ndarray, down: np.ndarray) -> np.ndarray:
         """(2, fields) transitions per channel and 10-degree field: 0, 1 or 2 (up and down at once)."""
-        fh, fw = self.field
-        if max(np.count_nonzero(up), np.count_nonzero(down)) < (AREA - AREA_SLACK) * fh * fw:
+        if max(np.count_nonzero(up), np.count_nonzero(down)) < self.share:
             return self.none  # too few cells moved to fill any field's share
-        masks = np.concatenate([up, down]).transpose(1, 2, 0).astype(np.uint8)  # rows, cols, 4
-        s = cv2.integral(masks)  # (rows + 1, cols + 1, 4) sums of every top-left rectangle
-        boxes = s[fh:, fw:] - s[:-fh, fw:] - s[fh:, :-fw] + s[:-fh, :-fw]
-        hits = (boxes >= (AREA - AREA_SLACK) * fh * fw).reshape(-1, 4).T.astype(np.int8)
-        return hits[:2] + hits[2:]
+        hits = self._boxes(np.concatenate([up, down])) >= self.share
+        return hits[:2].astype(np.int8) + hits[2:]
 
-    def advance(self, v: np.ndarray, up: np.ndarray, down: np.ndarray) -> None:
+    def staggered(self, up: np.ndarray, down: np.ndarray, now: float) -> np.ndarray:
+        """(2, fields): fields where these moves, with the cells that moved the same way in the last
+        CONCURRENT_S, fill the share. A receiver that drops frames sees such moves as one transition."""
+        recent = np.concatenate([up, down]) | (self.crossed.reshape((4,) + up.shape[1:]) > now - CONCURRENT_S)
+        if np.count_nonzero(recent, axis=(1, 2)).max() < self.share:
+            return self.none.astype(bool)
+        boxes = self._boxes(np.concatenate([recent, up, down]))
+        hits = (boxes[:4] >= self.share) & (boxes[4:] > 0)  # full, and something new in it
+        return hits[:2] | hits[2:]
+
+    def _boxes(self, masks: np.ndarray) -> np.ndarray:
+        """(len(masks), fields): the cells set in each 10-degree field, per mask."""
+        fh, fw = self.field
+        s = cv2.integral(masks.transpose(1, 2, 0).astype(np.uint8))  # sums of every top-left rectangle
+        boxes = s[fh:, fw:] - s[:-fh, fw:] - s[fh:, :-fw] + s[:-fh, :-fw]
+        return boxes.reshape(-1, len(masks)).T
+
+    def advance(self, v: np.ndarray, up: np.ndarray, down: np.ndarray, now: float) -> None:
         """Show values v (whose crossings are up, down): move the turning points."""
         moved = up | down
         self.direction[up], self.direction[down] = 1, -1
         self.lo[moved] = self.hi[moved] = v[moved]
         np.minimum(self.lo, v, out=self.lo)
         np.maximum(self.hi, v, out=self.hi)
+        self.crossed[0][up], self.crossed[1][down] = now, now
