@@ -61,7 +61,7 @@ def _ray():
 class RayExecutor:
     def __init__(self, opts, engine_opts, batch: int, guard: bool = False):
         ray = self.ray = _ray()
-        self.batch, self.model, self.guard = int(batch), engine_opts.model or "biggan-deep-512"
+        self.batch, self.model, self.guard = int(batch), engine_opts.model or "biggan-deep-512", guard
         self._started = not ray.is_initialized()
         if self._started:
             _connect(ray, opts.address)
