@@ -59,6 +59,7 @@ class CellState:
         self.lo, self.hi = values.copy(), values.copy()
         self.direction = np.zeros(values.shape, np.int8)  # the last transition: +1 up, -1 down, 0 none yet
         self.crossed = np.full((2,) + values.shape, -np.inf)  # when each cell last went up / down
+        self.last = -np.inf  # when any cell last moved
         rows, cols = values.shape[1:]
         self.field = (max(1, round(rows / 3)), max(1, round(cols / 3)))
         self.step = (STEP - SLACK)[:, None, None]
@@ -99,8 +100,15 @@ class CellState:
     def advance(self, v: np.ndarray, up: np.ndarray, down: np.ndarray, now: float) -> None:
         """Show values v (whose crossings are up, down): move the turning points."""
         moved = up | down
-        self.direction[up], self.direction[down] = 1, -1
-        self.lo[moved] = self.hi[moved] = v[moved]
+        if moved.any():
+            np.copyto(self.direction, up.astype(np.int8) - down, where=moved)
+            np.copyto(self.lo, v, where=moved)
+            np.copyto(self.hi, v, where=moved)
+            np.copyto(self.crossed, now, where=np.stack([up, down]))
+            self.last = now
         np.minimum(self.lo, v, out=self.lo)
         np.maximum(self.hi, v, out=self.hi)
-        self.crossed[0][up], self.crossed[1][down] = now, now
+
+    def settled(self, up: np.ndarray, down: np.ndarray, now: float) -> bool:
+        """No field transition, and no cell moved within CONCURRENT_S that these moves could join."""
+        return self.last <= now - CONCURRENT_S or not (up.any() or down.any())

@@ -54,13 +54,14 @@ class FlashGuard:
         if self.prev is None or self.prev.shape != frame.shape:
             self._reset(frame, work, cells(work))
             return frame
-        used = (self.times > now - self.window).sum(axis=-1)
-        if self.end is not None and now > self.end - self.window:
-            used += self.max - TAIL
         shown = self._measure(frame, work)
-        if self._over(used, shown, now):
-            self.limited += 1
-            shown = self._soften(frame, work, used, now)
+        if shown[-1].any() or not self.state.settled(*shown[3:5], now):  # else nothing can overrun
+            used = (self.times > now - self.window).sum(axis=-1)
+            if self.end is not None and now > self.end - self.window:
+                used += self.max - TAIL
+            if self._over(used, shown, now):
+                self.limited += 1
+                shown = self._soften(frame, work, used, now)
         self._advance(*shown, now)
         return shown[0]
 
