@@ -18,6 +18,8 @@ the piece's own frames only: the same on one machine and on many.
 """
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from live.show.flashcells import CellState, cells, work_image
@@ -44,7 +46,8 @@ class FlashGuard:
         before / after it (seconds, on the clock passed to apply); None: nothing there."""
         self.max, self.window = int(max_transitions), float(window_s)
         self.start, self.end = start, end
-        self.prev = self.prev_work = self.state = self.times = None
+        self.prev = self.prev_work = self.state = self.used = None
+        self.made = deque()  # (time, which fields, how many) of the transitions in the window, oldest first
         self.frames = self.limited = self.transitions = 0
 
     def apply(self, frame: np.ndarray, now: float) -> np.ndarray:
@@ -56,14 +59,25 @@ class FlashGuard:
             return frame
         shown = self._measure(frame, work)
         if shown[-1].any() or not self.state.settled(*shown[3:5], now):  # else nothing can overrun
-            used = (self.times > now - self.window).sum(axis=-1)
+            while self.made and self.made[0][0] <= now - self.window:  # out of the window
+                _, which, n = self.made.popleft()
+                self.used[which] -= n
+            used = self.used
             if self.end is not None and now > self.end - self.window:
-                used += self.max - TAIL
+                used = used + self.max - TAIL
             if self._over(used, shown, now):
                 self.limited += 1
                 shown = self._soften(frame, work, used, now)
         self._advance(*shown, now)
         return shown[0]
+
+    def _record(self, made: np.ndarray, now: float) -> None:
+        """Count transitions made at now (per channel and field: 1, or 2 for up and down at once)."""
+        which = np.nonzero(made)
+        n = made[which]
+        self.used[which] += n
+        self.made.append((now, which, n))
+        self.transitions += int(n.sum())
 
     def stats(self) -> dict:
         return dict(frames=self.frames, limited_frames=self.limited, transitions=self.transitions)
@@ -72,9 +86,10 @@ class FlashGuard:
     def _reset(self, frame, work, v):
         self.prev, self.prev_work = frame, work
         self.state = CellState(v)
-        self.times = np.full(self.state.none.shape + (self.max,), -np.inf)  # (channels, fields, budget)
+        self.used = np.zeros(self.state.none.shape, np.int16)  # transitions per channel and field in the window
+        self.made.clear()
         if self.start is not None:  # the pieces before: BOUNDARY transitions just made
-            self.times[..., :BOUNDARY] = self.start
+            self._record(np.full(self.used.shape, BOUNDARY, np.int16), self.start)
 
     def _measure(self, img: np.ndarray | None, work: np.ndarray):
         """(img, work, values, up, down, field transitions) of showing img (work: its cells in 8-bit)."""
@@ -106,10 +121,7 @@ class FlashGuard:
 
     def _advance(self, out, work, v, up, down, made, now):
         """Show `out`: record its field transitions and move every cell's turning points."""
-        for k in (1, 2):  # up and down at once: two transitions
-            idx = np.nonzero(made >= k)
-            self.times[idx] = np.roll(self.times[idx], 1, axis=-1)
-            self.times[idx + (0,)] = now
-        self.transitions += int(made.sum())
+        if made.any():
+            self._record(made, now)
         self.state.advance(v, up, down, now)
         self.prev, self.prev_work = out, work
