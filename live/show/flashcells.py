@@ -2,9 +2,9 @@
 
 A frame becomes a grid of cells with two values: relative luminance, and the saturated-red value (R - G - B in
 linear RGB where R / (R + G + B) >= 0.8, else 0: WCAG's "(R - G - B) x 320 changes by more than 20" is a change
-of more than 0.0625 here). Up to a shorter side of 2 x CELLS - 1 pixels (the model's 128, 256 px) a cell is a
-pixel; larger frames are area-averaged first (OpenCV's INTER_AREA: every pixel counts by its area, nothing is
-sampled) by a whole factor k, 8 x 8 pixels at 1920 x 1080. That average is of 8-bit sRGB values, not of light:
+of more than 0.0625 here). On frames with a shorter side below 2 x CELLS (the model's 128 px) a cell is a pixel;
+larger frames are area-averaged first (OpenCV's INTER_AREA: every pixel counts by its area, nothing is sampled)
+by a whole factor k: 2 x 2 pixels at 256 px, 4 x 4 at 512 px, 8 x 8 at 1920 x 1080. That average is of 8-bit sRGB values, not of light:
 where a cell holds fine detail that changes, its change is measured smaller than its pixels' (exact at 128 px).
 
 Each cell keeps its turning points: the lowest and highest value since its last transition and that
@@ -12,8 +12,8 @@ transition's direction. A cell makes a transition when it moves STEP or more fro
 its last transition (for luminance: with the darker state below DARK). A region (every 10-degree field: a third
 of the grid's width and height, at every cell offset, so the fields overlap and cover the whole frame) makes a
 transition up (or down) when cells covering AREA or more of it make one up (down) in the same frame; both at
-once count as two. The thresholds count from a little below WCAG's (SLACK), so a measurement on every pixel,
-after a codec, counts no change the guard did not.
+once count as two. The thresholds count from a little below WCAG's (SLACK, AREA_SLACK), for a measurement on
+every pixel, after a codec (the tests count that way).
 """
 from __future__ import annotations
 

@@ -6,9 +6,10 @@ The guard lets each field and each kind (general, red) make at most MAX_TRANSITI
 WINDOW_S: 2.5 flashes in 1.2 s, room for whoever measures with other timing, on every pixel, after a codec.
 
 A frame that would overrun the budget is softened: it is cross-faded from the last frame shown with the
-largest weight (in 1/256) that makes no over-budget field transition, so the picture keeps moving and the held
-change comes in when the budget frees up. A frame that overruns nothing is returned as it is (the same object):
-calm video passes bit-identical.
+largest weight (in steps of 1/64) that makes no over-budget field transition, so the picture keeps moving and the
+held change comes in when the budget frees up. Where a field's budget is spent, the cells that such cross-fades
+move within CONCURRENT_S must not fill its share either: a receiver that drops frames would see them at once. A
+frame that overruns nothing is returned as it is (the same object): calm video passes bit-identical.
 
 Pieces of one video rendered apart (export segments, live.export) each get a guard of their own that knows
 where the piece starts and ends: the last WINDOW_S of a piece allows at most TAIL transitions, and its first
@@ -71,14 +72,6 @@ class FlashGuard:
         self._advance(*shown, now)
         return shown[0]
 
-    def _record(self, made: np.ndarray, now: float) -> None:
-        """Count transitions made at now (per channel and field: 1, or 2 for up and down at once)."""
-        which = np.nonzero(made)
-        n = made[which]
-        self.used[which] += n
-        self.made.append((now, which, n))
-        self.transitions += int(n.sum())
-
     def stats(self) -> dict:
         return dict(frames=self.frames, limited_frames=self.limited, transitions=self.transitions)
 
@@ -118,6 +111,14 @@ class FlashGuard:
             if not self._over(used, shown, now):
                 return shown
         return self._measure(self.prev, self.prev_work)
+
+    def _record(self, made: np.ndarray, now: float) -> None:
+        """Count transitions made at now (per channel and field: 1, or 2 for up and down at once)."""
+        which = np.nonzero(made)
+        n = made[which]
+        self.used[which] += n
+        self.made.append((now, which, n))
+        self.transitions += int(n.sum())
 
     def _advance(self, out, work, v, up, down, made, now):
         """Show `out`: record its field transitions and move every cell's turning points."""
