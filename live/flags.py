@@ -144,8 +144,9 @@ def _live_flags(p: argparse.ArgumentParser) -> None:
                    help="cross-fade the two newest rendered frames at the display rate (default auto: when "
                         "the engine renders slower than the display refreshes; adds up to one render of latency)")
     g.add_argument("--flash-guard", choices=["on", "off"], default=None,
-                   help="at most 3 flashes a second (WCAG 2.3.1) by softening big luminance changes (default: "
-                        "on fullscreen, headless and with a video output; off in a window)")
+                   help="at most 3 flashes a second (WCAG 2.3.1, general and red) by softening changes that "
+                        "would flash more (default: on fullscreen, headless and with a video output; off in a "
+                        "window and for --export)")
     g = p.add_argument_group("video outputs (live mode: the window's frames; a missing library or platform is "
                              "one line and live goes on)")
     g.add_argument("--ndi", nargs="?", const="live", metavar="NAME",

@@ -65,6 +65,7 @@ class ExportOptions:
     save_latents: str | None = None
     quiet: bool = False
     cluster: ClusterOptions | None = None  # --ray
+    flash_guard: bool = False  # --flash-guard on
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -187,7 +188,7 @@ def export_options(ns) -> ExportOptions:
                          fps=number(ns.fps, "--fps", 1, 240), start=number(ns.start, "--start", 0, math.inf),
                          duration=number(ns.duration, "--duration", 0, math.inf, above=True),
                          batch=number(ns.batch, "--batch", 1, 64, integer=True), save_latents=ns.save_latents,
-                         quiet=ns.quiet, cluster=cluster)
+                         quiet=ns.quiet, cluster=cluster, flash_guard=ns.flash_guard == "on")
 
 
 def live_options(ns) -> LiveOptions:

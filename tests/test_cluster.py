@@ -132,13 +132,15 @@ def _one_thread(tmp_path) -> dict:
 
 
 def test_cluster_export_equals_this_machines(cluster, tiny_model_dir, tmp_path):
+    """With the flash guard on, whose segments' guards know the cut between the two segments."""
     audio = write(tmp_path / "song.wav", music(12.0))
     one, many = tmp_path / "one.mp4", tmp_path / "many.mp4"
-    r = run_live(*export_args(tiny_model_dir, audio, one, "--fps", 10, "--save-latents", tmp_path / "one.npz"),
-                 env=_one_thread(tmp_path))
+    r = run_live(*export_args(tiny_model_dir, audio, one, "--fps", 10, "--save-latents", tmp_path / "one.npz",
+                              "--flash-guard", "on"), env=_one_thread(tmp_path))
     assert r.returncode == 0, r.stderr
     r = run_live(*export_args(tiny_model_dir, audio, many, "--fps", 10, "--save-latents", tmp_path / "many.npz",
-                              "--ray", cluster.address, "--workers", 2), env=_env(cluster, tmp_path))
+                              "--flash-guard", "on", "--ray", cluster.address, "--workers", 2),
+                 env=_env(cluster, tmp_path))
     assert r.returncode == 0, r.stderr
     assert "on 2 Ray workers" in r.stderr
     _same_video(many, one)

@@ -1,53 +1,135 @@
-"""The flash guard on synthetic input: a 10 Hz black/white strobe at 60 frames a second comes out with at most
-three flashes in any second (counted by an independent WCAG counter); slow changes pass untouched."""
+"""The flash guard against WCAG 2.3.1, checked by an independent per-pixel counter (tests/flashes.py): each
+stimulus flashes more than three times a second without the guard (the control) and at most three times with
+it; calm video passes bit-identical; pieces guarded apart (export segments) hold the budget across the cut."""
 import numpy as np
+import pytest
 
 from live.show.flashguard import FlashGuard
-from tests.flashes import max_flashes_per_second
+from tests.flashes import flashes_per_second
+
+FPS = 60.0
 
 
-def run(frames, fps=60.0):
-    guard = FlashGuard()
-    times = [i / fps for i in range(len(frames))]
+def guarded(frames, **kw):
+    guard = FlashGuard(**kw)
+    times = [i / FPS for i in range(len(frames))]
     return times, [guard.apply(f, t) for f, t in zip(frames, times)], guard
 
 
-def strobe(seconds=4, fps=60, hz=10, size=64):
-    black, white = np.zeros((size, size, 3), np.uint8), np.full((size, size, 3), 255, np.uint8)
-    half = fps / hz / 2  # frames per half period
-    return [white if int(i / half) % 2 else black for i in range(int(seconds * fps))]
+def alternate(a, b, seconds=2.5, hz=20.0):
+    """a and b swapped hz times a second: hz transitions, hz / 2 flashes a second."""
+    per = FPS / hz  # frames per swap
+    return [b if int(i / per) % 2 else a for i in range(int(seconds * FPS))]
 
 
-def test_a_10_hz_strobe_comes_out_with_at_most_three_flashes_a_second():
-    frames = strobe()
-    times = [i / 60 for i in range(len(frames))]
-    assert max_flashes_per_second(times, frames) >= 9  # the input: ten a second
-    times, out, guard = run(frames)
-    assert max_flashes_per_second(times, out) <= 3
+def solid(rgb, size=(96, 128)):
+    return np.full(size + (3,), rgb, np.uint8)
+
+
+def checkerboard(square, size=(96, 128), dark=0, light=255):
+    h, w = size
+    cells = (np.arange(h)[:, None] // square + np.arange(w)[None, :] // square) % 2
+    return np.repeat(np.where(cells, light, dark).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def patch(level_in, level_out, background, frac_of_field, size=(96, 128)):
+    """A square patch covering frac_of_field of a 10-degree field (a third of width and height)."""
+    h, w = size
+    side_h, side_w = int(round(h / 3 * frac_of_field ** 0.5)), int(round(w / 3 * frac_of_field ** 0.5))
+    a, b = solid(background, size), solid(background, size)
+    a[h // 3: h // 3 + side_h, w // 3: w // 3 + side_w] = level_in
+    b[h // 3: h // 3 + side_h, w // 3: w // 3 + side_w] = level_out
+    return a, b
+
+
+STIMULI = {
+    "full-frame strobe": lambda: (solid(0), solid(255)),
+    "coarse checkerboard": lambda: (checkerboard(32), 255 - checkerboard(32)),
+    "fine checkerboard": lambda: (checkerboard(4), 255 - checkerboard(4)),
+    # L 0.30 <-> 0.50 (sRGB 149 <-> 188) over 40% of one field, on a grey of L 0.30
+    "0.2 flash over 40% of a field": lambda: patch(149, 188, 149, 0.40),
+    # pure red and a green of the same relative luminance (0.2126): no general flash, a red one
+    "red/green at equal luminance": lambda: (solid((255, 0, 0)), solid((0, 148, 0))),
+}
+
+
+@pytest.mark.parametrize("name", list(STIMULI))
+def test_each_stimulus_flashes_without_the_guard_and_at_most_three_times_a_second_with_it(name):
+    a, b = STIMULI[name]()
+    frames = alternate(a, b)
+    times = [i / FPS for i in range(len(frames))]
+    before = flashes_per_second(times, frames)
+    assert max(before.values()) > 3, before  # the control: the counter sees the stimulus flash
+    _, out, guard = guarded(frames)
+    after = flashes_per_second(times, out)
+    assert max(after.values()) <= 3, (before, after)
     assert guard.limited > 0
-    lum = [float(f.mean()) for f in out]
-    assert max(lum) - min(lum) > 100  # it still shows changes, only fewer of them
+    change = [float(np.abs(x.astype(np.int16) - y).mean()) for x, y in zip(out, out[1:])]
+    assert sum(c > 0 for c in change) > len(change) / 10  # it still moves, only with fewer flashes
 
 
-def test_a_strobe_on_part_of_the_frame_is_limited_too():
-    frames = strobe()
-    framed = []
-    for f in frames:
-        g = np.full((96, 96, 3), 40, np.uint8)
-        g[:48, :48] = f[:48, :48]  # a quarter of the frame strobes
-        framed.append(g)
-    times, out, _ = run(framed)
-    assert max_flashes_per_second(times, framed) >= 9
-    assert max_flashes_per_second(times, out) <= 3
+def test_red_green_at_equal_luminance_is_a_red_flash_not_a_general_one():
+    a, b = STIMULI["red/green at equal luminance"]()
+    frames = alternate(a, b)
+    before = flashes_per_second([i / FPS for i in range(len(frames))], frames)
+    assert before["general"] == 0 and before["red"] >= 9, before
 
 
-def test_slow_changes_and_small_flicker_pass_unchanged():
+def test_a_flash_below_a_quarter_of_every_field_passes_untouched():
+    a, b = patch(149, 188, 149, 0.12)  # 12% of a field: under WCAG's area, and under the guard's 20%
+    frames = alternate(a, b)
+    times, out, guard = guarded(frames)
+    assert flashes_per_second(times, frames)["general"] == 0
+    assert guard.limited == 0 and all(o is f for o, f in zip(out, frames))
+
+
+def calm_videos():
     rng = np.random.default_rng(0)
-    base = rng.integers(0, 256, (64, 64, 3)).astype(np.int16)
-    frames = []
-    for i in range(240):
-        level = 60 * np.sin(2 * np.pi * i / 120) + (3 if i % 2 else -3)  # 0.5 Hz swing + 60 Hz flicker
-        frames.append(np.clip(base + level, 0, 255).astype(np.uint8))
-    _, out, guard = run(frames)
+    n = int(3 * FPS)
+    fade = [solid(int(255 * i / (n - 1))) for i in range(n)]  # black to white in 3 s
+    x, y = (rng.integers(0, 256, (96, 128, 3)).astype(np.float64) for _ in range(2))
+    morph = [(x + (y - x) * i / (n - 1)).astype(np.uint8) for i in range(n)]  # one texture into another
+    base = rng.integers(0, 256, (96, 128, 3)).astype(np.int16)
+    swing = [np.clip(base + 60 * np.sin(2 * np.pi * i / 120) + (3 if i % 2 else -3), 0, 255).astype(np.uint8)
+             for i in range(n)]  # a 0.5 Hz swing with a 60 Hz flicker of 3 levels
+    return {"fade": fade, "morph": morph, "swing": swing}
+
+
+@pytest.mark.parametrize("name", ["fade", "morph", "swing"])
+def test_calm_video_passes_bit_identical(name):
+    frames = calm_videos()[name]
+    _, out, guard = guarded(frames)
     assert guard.limited == 0
     assert all(o is f for o, f in zip(out, frames))
+
+
+def test_large_frames_are_area_averaged_not_sampled():
+    """Thin lines that a point-sampled thumbnail can miss: 1-pixel columns at 768 x 512."""
+    size = (512, 768)
+    a = np.zeros(size + (3,), np.uint8)
+    a[:, ::16] = 255  # 1 px of every 16 lit: L 0.0625, too little to count
+    b = np.zeros(size + (3,), np.uint8)
+    b[:, ::2] = 255  # every other column lit: L 0.5
+    _, out, guard = guarded(alternate(a, b, seconds=1.0))
+    assert guard.limited > 0
+
+
+def test_pieces_guarded_apart_hold_the_budget_across_their_boundary():
+    """Two pieces of a strobe (as two export segments) with guards that know the cut: at most three flashes in
+    any second of the joined video; two guards that do not know it (the control) let more through."""
+    frames = alternate(solid(0), solid(255), seconds=3.0)
+    cut = len(frames) // 2
+    times = [i / FPS for i in range(len(frames))]
+    b = times[cut]
+
+    def pieces(aware: bool):
+        first = FlashGuard(end=b if aware else None)
+        second = FlashGuard(start=b if aware else None)
+        return ([first.apply(f, t) for f, t in zip(frames[:cut], times[:cut])]
+                + [second.apply(f, t) for f, t in zip(frames[cut:], times[cut:])])
+
+    assert flashes_per_second(times, pieces(aware=False))["general"] > 3
+    joined = pieces(aware=True)
+    assert flashes_per_second(times, joined)["general"] <= 3
+    again = pieces(aware=True)
+    assert all(np.array_equal(x, y) for x, y in zip(joined, again))  # a function of the frames alone

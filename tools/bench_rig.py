@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """What the VJ rig costs in live mode: displayed fps and audio->photon latency with and without an NDI output
-and Ableton Link, plus the per-frame cost of the flash guard and of display-rate blending.
+and Ableton Link, plus the per-frame cost of display-rate blending (the flash guard's: tools/bench_flash_guard.py).
 
 Each variant runs `python -m live` for --seconds on a paced virtual microphone (tests/vmic.py: PulseAudio null
 sink), a full-width random 128 px model (tools/make_test_model.py --channel-width 128, cached) and the SDL
@@ -39,22 +39,15 @@ def load() -> float:
 
 
 def micro(repeats: int = 2000) -> dict:
-    """Per-frame costs at 128 px: the flash guard (on moving random frames) and one display-rate blend."""
-    from live.show.flashguard import FlashGuard, blend
+    """Per-frame cost at 128 px of one display-rate blend (the flash guard's: tools/bench_flash_guard.py)."""
+    from live.show.flashguard import blend
 
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8) for _ in range(32)]
-    guard = FlashGuard()
-    t0 = time.perf_counter()
-    for i in range(repeats):
-        guard.apply(frames[i % 32], i / 60)
-    t_guard = (time.perf_counter() - t0) / repeats
     t0 = time.perf_counter()
     for i in range(repeats):
         blend(frames[i % 32], frames[(i + 1) % 32], 100)
-    t_blend = (time.perf_counter() - t0) / repeats
-    return dict(flash_guard_us=round(t_guard * 1e6, 1), blend_us=round(t_blend * 1e6, 1),
-                guard_limited_frames=guard.limited)
+    return dict(blend_us=round((time.perf_counter() - t0) / repeats * 1e6, 1))
 
 
 class NdiPull(threading.Thread):

@@ -19,7 +19,7 @@ from typing import Callable
 
 from core import signals
 from core.errors import LiveError, first_line
-from live.export.local import LocalExecutor, model_id, write_segment
+from live.export.local import LocalExecutor, guard_key, model_id, write_segment
 from live.export.workdir import Segment
 from live.walk.trajectory import Latents
 
@@ -37,20 +37,21 @@ class _TempWork:
 class SegmentRenderer:
     """A Ray actor: one engine, many segments."""
 
-    def __init__(self, model: str, backend: str, precision: str, device: str, batch: int):
+    def __init__(self, model: str, backend: str, precision: str, device: str, batch: int, guard: bool = False):
         from engine.backends import create_engine
 
         engine = create_engine(model, backend=backend, precision=precision, max_batch=batch, device=device)
-        self.local = LocalExecutor(engine, batch, model)
+        self.local = LocalExecutor(engine, batch, model, guard)
 
     def describe(self) -> tuple[str, int]:
         return self.local.name, self.local.resolution
 
-    def render(self, index: int, z, c, t, fps: float) -> bytes:
+    def render(self, index: int, z, c, t, fps: float, offset: int = 0, total: int | None = None) -> bytes:
+        """Frames offset.. of a song of total frames (for the flash guard: where the segment lies)."""
         seg = Segment(index, 0, len(z))  # named as in the work folder (its temp file too)
         with tempfile.TemporaryDirectory(prefix="live-segment-") as d:
             work = _TempWork(d)
-            self.local.render_segments(Latents(z, c, t), [seg], work, fps, lambda n: None)
+            self.local.render_segments(Latents(z, c, t), [seg], work, fps, lambda n: None, offset, total)
             return work.segment(seg).read_bytes()
 
 
@@ -72,9 +73,9 @@ def _ray(address: str):
 
 
 class RayExecutor:
-    def __init__(self, opts, engine_opts, batch: int):
+    def __init__(self, opts, engine_opts, batch: int, guard: bool = False):
         ray = self.ray = _ray(opts.address)
-        self.batch, self.model = int(batch), engine_opts.model or "biggan-deep-512"
+        self.batch, self.model, self.guard = int(batch), engine_opts.model or "biggan-deep-512", guard
         self._started = not ray.is_initialized()
         try:
             if self._started:
@@ -85,7 +86,7 @@ class RayExecutor:
             n = opts.workers or (gpus or max(1, int(resources.get("CPU", 1)) // opts.cpus_per_worker))
             actor = ray.remote(max_restarts=-1, max_task_retries=-1)(SegmentRenderer)
             self.actors = [actor.options(**per).remote(self.model, engine_opts.backend, engine_opts.precision,
-                                                       engine_opts.device, self.batch) for _ in range(n)]
+                                                       engine_opts.device, self.batch, guard) for _ in range(n)]
             described = ray.get([a.describe.remote() for a in self.actors])  # engines load here: fail fast
         except ray.exceptions.RayError as e:  # an engine that cannot load on a worker: a RayTaskError
             self.close()
@@ -98,7 +99,7 @@ class RayExecutor:
 
     def key_fields(self) -> dict:
         return {"model": model_id(self.model), "engine": self.engine_name, "resolution": self.resolution,
-                "batch": self.batch}
+                "batch": self.batch, **guard_key(self.guard)}
 
     def render(self, parts: list, advance: Callable[[int], None], finished: Callable[[int], None]) -> None:
         """Every actor renders one segment at a time, whichever song it belongs to; the driver writes each as
@@ -115,7 +116,7 @@ class RayExecutor:
                 (i, seg), actor = todo.pop(), free.pop()
                 lat = parts[i].lat
                 ref = actor.render.remote(seg.index, lat.z[seg.lo:seg.hi], lat.c[seg.lo:seg.hi],
-                                          lat.t[seg.lo:seg.hi], parts[i].fps)
+                                          lat.t[seg.lo:seg.hi], parts[i].fps, seg.lo, len(lat.z))
                 running[ref] = (i, seg, actor)
             ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)  # a signal is seen within 1 s
             if not ready:

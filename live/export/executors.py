@@ -10,10 +10,10 @@ def make_executor(opts, engine_opts):
     """The executor for a live.options.ExportOptions: Ray actors with --ray, else this machine's engine."""
     if opts.cluster is not None:
         from live.export.cluster import RayExecutor
-        return RayExecutor(opts.cluster, engine_opts, opts.batch)
+        return RayExecutor(opts.cluster, engine_opts, opts.batch, opts.flash_guard)
     from engine.backends import create_engine
 
     model = engine_opts.model or "biggan-deep-512"
     engine = create_engine(model, backend=engine_opts.backend, precision=engine_opts.precision,
                            max_batch=opts.batch, device=engine_opts.device)
-    return LocalExecutor(engine, opts.batch, model_id(model))
+    return LocalExecutor(engine, opts.batch, model_id(model), opts.flash_guard)

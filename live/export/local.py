@@ -11,10 +11,13 @@ import threading
 import time
 from typing import Callable
 
+import numpy as np
+
 from core.files import atomic_output, writing
 from core.workers import Worker, get, put
 from live.export.segments import SegmentWriter
 from live.export.workdir import Segment
+from live.show.flashguard import FlashGuard
 from live.walk.trajectory import Latents
 
 _END = object()  # the end of one segment's frames
@@ -35,10 +38,22 @@ def model_id(spec: str) -> str:
     return model_fingerprint(spec)
 
 
+def guard_key(guard: bool) -> dict:
+    """The work key's part for --flash-guard (nothing when off: the segments of unguarded exports keep their key)."""
+    return {"flash_guard": "on"} if guard else {}
+
+
+def segment_guard(lo: int, hi: int, total: int, fps: float) -> FlashGuard:
+    """The flash guard of frames lo..hi of total, on the song's clock: it knows the segments before and after
+    (live.show.flashguard), so its frames depend on this segment alone, wherever it is rendered."""
+    return FlashGuard(start=lo / fps if lo > 0 else None, end=hi / fps if hi < total else None)
+
+
 class LocalExecutor:
-    def __init__(self, engine, batch: int, model: str):
-        self.engine, self.batch, self.model = engine, int(batch), model
+    def __init__(self, engine, batch: int, model: str, guard: bool = False):
+        self.engine, self.batch, self.model, self.guard = engine, int(batch), model, guard
         self.engine_s = 0.0  # seconds spent in engine.render
+        self.softened = 0  # frames the flash guard softened
 
     @property
     def resolution(self) -> int:
@@ -52,7 +67,8 @@ class LocalExecutor:
         self.engine.close()
 
     def key_fields(self) -> dict:
-        return {"model": self.model, "engine": self.engine.name, "resolution": self.resolution, "batch": self.batch}
+        return {"model": self.model, "engine": self.engine.name, "resolution": self.resolution, "batch": self.batch,
+                **guard_key(self.guard)}
 
     def render(self, parts: list, advance: Callable[[int], None], finished: Callable[[int], None]) -> None:
         """Render and encode each part's segments (live.export.job.Part) into its work folder, part after
@@ -63,7 +79,9 @@ class LocalExecutor:
             finished(i)
 
     def render_segments(self, lat: Latents, segments: list[Segment], work, fps: float,
-                        advance: Callable[[int], None]) -> None:
+                        advance: Callable[[int], None], offset: int = 0, total: int | None = None) -> None:
+        """lat's frame i is the song's frame offset + i, of total (the flash guard's clock and boundaries)."""
+        total = offset + len(lat.z) if total is None else total
         stop = threading.Event()
         q: queue.Queue = queue.Queue(maxsize=3)
         encoder = Worker(lambda: _encode(q, work, self.resolution, fps, stop), "encoder")
@@ -71,11 +89,14 @@ class LocalExecutor:
         try:
             for seg in segments:
                 put(q, seg, stop, encoder)
+                guard = segment_guard(offset + seg.lo, offset + seg.hi, total, fps) if self.guard else None
                 for lo in range(seg.lo, seg.hi, self.batch):
                     hi = min(lo + self.batch, seg.hi)
                     t0 = time.perf_counter()
                     frames = self.engine.render(lat.z[lo:hi], lat.c[lo:hi], lat.t[lo:hi])
                     self.engine_s += time.perf_counter() - t0
+                    if guard is not None:
+                        frames = self._guarded(guard, frames, offset + lo, fps)
                     put(q, frames, stop, encoder)
                     advance(hi - lo)
                 put(q, _END, stop, encoder)
@@ -85,6 +106,15 @@ class LocalExecutor:
         finally:
             stop.set()
             encoder.join(timeout=10)  # never leave a half-written segment under a running encoder
+
+    def _guarded(self, guard: FlashGuard, frames, first: int, fps: float) -> np.ndarray:
+        frames = np.array(frames)  # our own copy: the guard keeps the last frame shown
+        for i, f in enumerate(frames):
+            out = guard.apply(f, (first + i) / fps)
+            if out is not f:
+                frames[i] = out
+                self.softened += 1
+        return frames
 
 
 def _encode(q: queue.Queue, work, size: int, fps: float, stop: threading.Event) -> None:

@@ -1,51 +1,35 @@
-"""Flash guard for public screens (WCAG 2.3.1, "three flashes or below threshold").
+"""Flash guard for public screens (WCAG 2.3.1, "three flashes or below threshold", general and red flashes).
 
-A general flash is a pair of opposing changes in relative luminance of 0.1 or more (of white's 1.0) where the
-darker state is below 0.80. In each region it watches (the whole frame and 25 overlapping tiles of a third of
-the frame's width and height: a third by a third of a 1024x768 screen is WCAG's 10-degree reference field),
-the guard lets at most MAX_TRANSITIONS such changes happen in any WINDOW_S. Both, and the thresholds it counts
-from, leave room for whoever checks: a full-resolution measurement, a codec downstream, timing jitter; an
-independent counter on frames received over NDI finds at most three flashes in any second (tests).
-A change that would overrun the budget is softened: the new frame is cross-faded from the last shown one with
-the largest weight that keeps every over-budget region below the threshold, so the picture keeps moving
-and the deferred change comes in when the window frees up. It runs per displayed frame on a 72x72 thumbnail
-(about 0.1 ms at any resolution; tools/bench_rig.py measures it).
+What counts as a transition of a 10-degree field is measured in live.show.flashcells (area-averaged cells,
+thresholds a little below WCAG's). A flash is a pair of opposing transitions; WCAG allows three in any second.
+The guard lets each field and each kind (general, red) make at most MAX_TRANSITIONS transitions in any
+WINDOW_S: 2.5 flashes in 1.2 s, room for whoever measures with other timing, on every pixel, after a codec.
+
+A frame that would overrun the budget is softened: it is cross-faded from the last frame shown with the
+largest weight (in steps of 1/64) that makes no over-budget field transition, so the picture keeps moving and the
+held change comes in when the budget frees up. Where a field's budget is spent, the cells that such cross-fades
+move within CONCURRENT_S must not fill its share either: a receiver that drops frames would see them at once. A
+frame that overruns nothing is returned as it is (the same object): calm video passes bit-identical.
+
+Pieces of one video rendered apart (export segments, live.export) each get a guard of their own that knows
+where the piece starts and ends: the last WINDOW_S of a piece allows at most TAIL transitions, and its first
+WINDOW_S counts BOUNDARY transitions as already made (the tail's plus the cut between the pieces, which this
+guard did not see), so any second across a boundary holds the same budget. The output is then a function of
+the piece's own frames only: the same on one machine and on many.
 """
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
-STEP = 0.1  # a change of relative luminance that counts
-DARK = 0.8  # the darker state must be below this
-WINDOW_S = 1.1  # WCAG's one second, plus room for the timing jitter of whoever shows or receives the frames
-MAX_TRANSITIONS = 5  # opposing changes per window: 2.5 flashes, one short of three for measurement slack
-# The guard measures on a thumbnail, and codecs downstream (NDI) shift luminance a little: it counts changes
-# from STEP - SLACK and below DARK + SLACK, so whatever anyone measures on the full frame is counted too.
-SLACK = 0.02
-MARGIN = 0.005  # held regions stay this far inside the counting threshold
-THUMB = 72  # thumbnail side: 6 x 6 blocks of 12 x 12 samples
+from live.show.flashcells import CellState, cells, work_image
 
-# sRGB -> linear light, per 8-bit value; relative luminance weights (Rec. 709 / sRGB primaries)
-_LINEAR = np.where(np.arange(256) / 255 <= 0.04045, np.arange(256) / 255 / 12.92,
-                   ((np.arange(256) / 255 + 0.055) / 1.055) ** 2.4).astype(np.float32)
-_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], np.float32)
-
-
-def thumbnail(frame: np.ndarray) -> np.ndarray:
-    """THUMB x THUMB pixels spread evenly over the whole frame, edges included (uint8)."""
-    h, w = frame.shape[:2]
-    rows = (np.arange(THUMB) * h + h // 2) // THUMB
-    cols = (np.arange(THUMB) * w + w // 2) // THUMB
-    return frame[rows[:, None], cols[None, :]]
-
-
-def region_luminance(thumb: np.ndarray) -> np.ndarray:
-    """Mean relative luminance of 25 overlapping third-size tiles and of the whole frame (26 values)."""
-    y = _LINEAR[thumb] @ _WEIGHTS
-    h, w = y.shape
-    blocks = y.reshape(6, h // 6, 6, w // 6).mean(axis=(1, 3))
-    tiles = (blocks[:-1, :-1] + blocks[1:, :-1] + blocks[:-1, 1:] + blocks[1:, 1:]) / 4
-    return np.append(tiles.ravel(), blocks.mean())
+WINDOW_S = 1.2  # WCAG's one second, plus room for the timing of whoever shows or receives the frames (an NDI
+# sender's thread on a loaded machine stamps frames up to ~0.2 s late)
+MAX_TRANSITIONS = 5  # per field and kind in any WINDOW_S: 2.5 flashes, one transition short of three flashes
+TAIL = 2  # transitions allowed in a piece's last WINDOW_S when another piece follows
+BOUNDARY = TAIL + 2  # counted as made at a piece's start: the tail's, and the cut between (up and down at once)
 
 
 def blend(prev: np.ndarray, new: np.ndarray, weight: int) -> np.ndarray:
@@ -57,76 +41,88 @@ def blend(prev: np.ndarray, new: np.ndarray, weight: int) -> np.ndarray:
 
 
 class FlashGuard:
-    def __init__(self, max_transitions: int = MAX_TRANSITIONS, window_s: float = WINDOW_S):
+    def __init__(self, max_transitions: int = MAX_TRANSITIONS, window_s: float = WINDOW_S,
+                 start: float | None = None, end: float | None = None):
+        """start / end: where the piece of video this guard sees begins and ends, when other pieces come
+        before / after it (seconds, on the clock passed to apply); None: nothing there."""
         self.max, self.window = int(max_transitions), float(window_s)
-        self.prev: np.ndarray | None = None  # the last frame shown
-        self.lo = self.hi = self.direction = self.times = self.y = None
+        self.start, self.end = start, end
+        self.prev = self.prev_work = self.state = self.used = None
+        self.made = deque()  # (time, which fields, how many) of the transitions in the window, oldest first
         self.frames = self.limited = self.transitions = 0
 
     def apply(self, frame: np.ndarray, now: float) -> np.ndarray:
         """The frame to show at time `now` instead of `frame` (itself when it keeps within the budget)."""
         self.frames += 1
-        thumb = thumbnail(frame)
-        y1 = region_luminance(thumb)
+        work = work_image(frame)
         if self.prev is None or self.prev.shape != frame.shape:
-            self._reset(frame, y1)
+            self._reset(frame, work, cells(work))
             return frame
-        budget = (self.times > now - self.window).sum(axis=1) < self.max
-        blocked = (self._crossing(y1) != 0) & ~budget
-        out, y = frame, y1
-        if blocked.any():
-            self.limited += 1
-            out, y = self._soften(frame, thumb, y1, blocked)
-        self._advance(y, now)
-        self.prev = out
-        return out
-
-    # ---- internals ------------------------------------------------------------------------------------------
-    def _reset(self, frame, y):
-        self.prev, self.y = frame, y
-        self.lo, self.hi = y.copy(), y.copy()  # the turning points: lowest and highest since the last change
-        self.direction = np.zeros(len(y), np.int8)  # the last change: +1 up, -1 down, 0 none yet
-        self.times = np.full((len(y), self.max), -np.inf)
-
-    def _crossing(self, y: np.ndarray) -> np.ndarray:
-        """Per region: +1 / -1 where showing luminance y would be a change up / down of STEP or more (less the
-        SLACK) from the last turning point, opposite to the previous change; else 0."""
-        step, dark = STEP - SLACK, DARK + SLACK
-        down = (self.direction >= 0) & (self.hi - y >= step) & (y < dark)
-        up = (self.direction <= 0) & (y - self.lo >= step) & (self.lo < dark)
-        return up.astype(np.int8) - down
-
-    def _soften(self, frame, thumb, y1, blocked):
-        """Cross-fade from the last frame shown with the largest weight that keeps `blocked` regions below."""
-        y0 = self.y
-        falling = y1 < y0
-        step = STEP - SLACK - MARGIN
-        bound = np.where(falling, self.hi - step, self.lo + step)
-        span = y1 - y0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            k = np.where(blocked & (np.abs(span) > 1e-6), (bound - y0) / span, 1.0)
-        weight = int(256 * float(np.clip(k.min(), 0.0, 1.0)))
-        prev_thumb = thumbnail(self.prev)
-        for _ in range(4):  # the 8-bit blend is not linear in light: check, back off if needed
-            y = region_luminance(blend(prev_thumb, thumb, weight))
-            if not ((self._crossing(y) != 0) & blocked).any():
-                return blend(self.prev, frame, weight), y
-            weight //= 2
-        return self.prev, self.y
-
-    def _advance(self, y: np.ndarray, now: float):
-        """Record the changes that showing `y` makes and move the turning points."""
-        crossed = self._crossing(y)
-        if crossed.any():
-            idx = np.flatnonzero(crossed)
-            self.times[idx] = np.roll(self.times[idx], 1, axis=1)
-            self.times[idx, 0] = now
-            self.direction[idx] = crossed[idx]
-            self.lo[idx] = self.hi[idx] = y[idx]
-            self.transitions += len(idx)
-        np.minimum(self.lo, y, out=self.lo)
-        np.maximum(self.hi, y, out=self.hi)
-        self.y = y
+        shown = self._measure(frame, work)
+        if shown[-1].any() or not self.state.settled(*shown[3:5], now):  # else nothing can overrun
+            while self.made and self.made[0][0] <= now - self.window:  # out of the window
+                _, which, n = self.made.popleft()
+                self.used[which] -= n
+            used = self.used
+            if self.end is not None and now > self.end - self.window:
+                used = used + self.max - TAIL
+            if self._over(used, shown, now):
+                self.limited += 1
+                shown = self._soften(frame, work, used, now)
+        self._advance(*shown, now)
+        return shown[0]
 
     def stats(self) -> dict:
         return dict(frames=self.frames, limited_frames=self.limited, transitions=self.transitions)
+
+    # ---- internals ------------------------------------------------------------------------------------------
+    def _reset(self, frame, work, v):
+        self.prev, self.prev_work = frame, work
+        self.state = CellState(v)
+        self.used = np.zeros(self.state.none.shape, np.int16)  # transitions per channel and field in the window
+        self.made.clear()
+        if self.start is not None:  # the pieces before: BOUNDARY transitions just made
+            self._record(np.full(self.used.shape, BOUNDARY, np.int16), self.start)
+
+    def _measure(self, img: np.ndarray | None, work: np.ndarray):
+        """(img, work, values, up, down, field transitions) of showing img (work: its cells in 8-bit)."""
+        v = cells(work)
+        up, down = self.state.crossing(v)
+        return img, work, v, up, down, self.state.region_transitions(up, down)
+
+    def _over(self, used, shown, now) -> bool:
+        """Whether showing it overruns a budget: by transitions, or, where none is left, by cells that move
+        within CONCURRENT_S of others (the guard's own cross-fades must not add up to a transition)."""
+        if (used + shown[-1] > self.max).any():
+            return True
+        spent = used >= self.max
+        return bool(spent.any() and (spent & self.state.staggered(*shown[3:5], now)).any())
+
+    def _soften(self, frame, work, used, now):
+        """The cross-fade from the last frame shown with the largest weight that overruns no budget."""
+        lo, hi = 0, 256  # weight lo is within budget (0: the last frame shown), hi is not
+        while hi - lo > 4:  # to 1/64: a few measurements per softened frame
+            mid = (lo + hi) // 2
+            over = self._over(used, self._measure(None, blend(self.prev_work, work, mid)), now)
+            lo, hi = (lo, mid) if over else (mid, hi)
+        if lo > 0:  # measure what is shown, not the blend of the work images (8-bit rounding differs)
+            img = blend(self.prev, frame, lo)
+            shown = self._measure(img, work_image(img))
+            if not self._over(used, shown, now):
+                return shown
+        return self._measure(self.prev, self.prev_work)
+
+    def _record(self, made: np.ndarray, now: float) -> None:
+        """Count transitions made at now (per channel and field: 1, or 2 for up and down at once)."""
+        which = np.nonzero(made)
+        n = made[which]
+        self.used[which] += n
+        self.made.append((now, which, n))
+        self.transitions += int(n.sum())
+
+    def _advance(self, out, work, v, up, down, made, now):
+        """Show `out`: record its field transitions and move every cell's turning points."""
+        if made.any():
+            self._record(made, now)
+        self.state.advance(v, up, down, now)
+        self.prev, self.prev_work = out, work

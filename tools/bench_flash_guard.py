@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""What the flash guard (live.show.flashguard) costs per frame, at the model's 128 px, at 512 px and on a
+1920 x 1080 output, on two kinds of video:
+
+- calm: a slow cross-fade between two photos-like textures (every frame passes through untouched);
+- strobe: black / white swapped every 3 frames at 60 fps, far over budget (most frames are softened: the guard
+  searches for the largest cross-fade weight, so these frames cost several measurements).
+
+Sizes and kinds are interleaved in rounds, and `uptime`'s load is read beside every figure (the machine may be
+shared). One thread for OpenCV and NumPy's BLAS, as the guard runs on the presenter's thread.
+  python tools/bench_flash_guard.py --rounds 3 --json guard.json
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from engine.cpu import cpu_name  # noqa: E402
+from live.show.flashguard import FlashGuard  # noqa: E402
+
+SIZES = {"128": (128, 128), "512": (512, 512), "1080p": (1080, 1920)}
+FPS = 60.0
+
+
+def videos(size, n: int) -> dict:
+    rng = np.random.default_rng(0)
+    h, w = size
+    # smooth random textures (blurred noise), like a photo more than like noise
+    a, b = (cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), np.uint8), (0, 0), max(1.0, w / 100))
+            for _ in range(2))
+    calm = [cv2.addWeighted(a, 1 - i / n, b, i / n, 0) for i in range(n)]
+    black, white = np.zeros((h, w, 3), np.uint8), np.full((h, w, 3), 255, np.uint8)
+    strobe = [white if (i // 3) % 2 else black for i in range(n)]
+    return {"calm": calm, "strobe": strobe}
+
+
+def time_guard(frames) -> dict:
+    """Wall time per frame, and the thread's CPU time per frame (what the guard costs, without the time it
+    waited for a core: on a shared machine the two differ)."""
+    guard = FlashGuard()
+    guard.apply(frames[0], 0.0)
+    per = []
+    c0 = time.thread_time()
+    for i, f in enumerate(frames[1:], 1):
+        t0 = time.perf_counter()
+        guard.apply(f, i / FPS)
+        per.append(time.perf_counter() - t0)
+    cpu = (time.thread_time() - c0) / len(per)
+    return dict(ms_median=round(1000 * statistics.median(per), 3), ms_mean=round(1000 * statistics.mean(per), 3),
+                ms_p95=round(1000 * float(np.percentile(per, 95)), 3), cpu_ms_mean=round(1000 * cpu, 3),
+                frames=len(per), softened=guard.limited)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--frames", type=int, default=240, help="frames per run (4 s at 60 fps)")
+    p.add_argument("--json", help="write the figures here")
+    args = p.parse_args(argv)
+    cv2.setNumThreads(1)
+    clips = {name: videos(size, args.frames) for name, size in SIZES.items()}
+    rows = []
+    for r in range(args.rounds):
+        for name in SIZES:
+            for kind in ("calm", "strobe"):
+                load = os.getloadavg()[0]
+                fig = time_guard(clips[name][kind])
+                rows.append(dict(round=r + 1, size=name, kind=kind, load_1min=round(load, 2), **fig))
+                print(f"round {r + 1} {name:>6} {kind:6}: median {fig['ms_median']:.3f} ms, mean "
+                      f"{fig['ms_mean']:.3f}, p95 {fig['ms_p95']:.3f}, CPU {fig['cpu_ms_mean']:.3f} "
+                      f"({fig['softened']}/{fig['frames']} softened)"
+                      f"  load {load:.2f}", flush=True)
+    summary = {f"{s} {k}": {m: statistics.median(x[m] for x in rows if x["size"] == s and x["kind"] == k)
+                            for m in ("ms_median", "cpu_ms_mean")} for s in SIZES for k in ("calm", "strobe")}
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs; median over the rounds (ms/frame):")
+    for key, m in summary.items():
+        print(f"  {key:14s} wall median {m['ms_median']:.3f}, CPU mean {m['cpu_ms_mean']:.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(cpu=cpu_name(), rows=rows, summary=summary), indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
