@@ -17,6 +17,7 @@ from live import classes as cls
 from live.config import PARAM_SPECS
 from live.control import actions as A
 from live.control.look import Look, Result
+from live.walk.modulation import amount_range
 
 
 class Inbox:
@@ -52,7 +53,9 @@ class Dispatcher:
         self.quit = False
         self._table: dict[type, Callable[[A.Action], Result]] = {
             A.SetParam: self._set_param, A.Nudge: lambda a: self.look.nudge(a.name or self.look.selected, a.steps),
-            A.Select: lambda a: self.look.select(a.name, a.step),
+            A.Select: lambda a: self._reported(self.look.select, a.name, a.step),
+            A.SetAmount: self._set_amount, A.SetMatrix: lambda a: self.look.set_matrix(a.matrix),
+            A.SetModAmount: lambda a: self._reported(self.look.set_amount, a.row, a.amount),
             A.LoadPreset: self._load_preset, A.ChooseClasses: self._choose_classes,
             A.NewClasses: lambda a: self.look.new_classes(), A.NewSeed: lambda a: self.look.reseed(),
             A.ToggleFreeze: lambda a: self.look.freeze(), A.Freeze: lambda a: self.look.freeze(a.on),
@@ -65,6 +68,7 @@ class Dispatcher:
             A.Report: lambda a: ([], warn(a.text)),
             A.ToggleFullscreen: lambda a: self._window("toggle_fullscreen"),
             A.ToggleHud: lambda a: self._window("toggle_hud"), A.ToggleHelp: lambda a: self._window("toggle_help"),
+            A.ToggleMeters: lambda a: self._window("toggle_meters"),
             A.Quit: self._quit,
         }
 
@@ -80,7 +84,7 @@ class Dispatcher:
 
     def _learn_target(self, action: A.Action) -> str | None:
         if isinstance(action, A.Select) and action.name is None:  # Left/Right: the parameter it selects
-            names = list(PARAM_SPECS)
+            names = self.look.selectable()
             return names[(names.index(self.look.selected) + action.step) % len(names)]
         return A.word_of(action)
 
@@ -100,6 +104,31 @@ class Dispatcher:
         if clamped != value:
             toast = warn(f"{a.source}: {a.name} {value:g} is out of range {spec.min:g}–{spec.max:g}, "
                          f"clamped to {clamped:g}")
+        return actions, toast
+
+    @staticmethod
+    def _reported(method, *args) -> Result:
+        try:
+            return method(*args)
+        except LiveError as e:
+            return [], warn(str(e))
+
+    def _set_amount(self, a: A.SetAmount) -> Result:
+        rows = self.look.matrix.rows
+        if not 1 <= a.row <= len(rows):
+            return [], warn(f"{a.source}: no modulation row {a.row} (preset {self.look.preset} has {len(rows)})")
+        try:
+            value = float(a.value)
+        except (TypeError, ValueError):
+            return [], warn(f"{a.source}: amount {a.value!r} is not a number — ignored")
+        if not math.isfinite(value):
+            return [], warn(f"{a.source}: amount {value} is not a finite number — ignored")
+        lo, hi = amount_range(rows[a.row - 1].target)
+        if a.of_range:
+            value = lo + value * (hi - lo)
+        actions, toast = self.look.set_amount(a.row, value)
+        if not lo <= value <= hi:
+            toast = warn(f"{a.source}: mod{a.row} amount {value:g} is out of range {lo:g}–{hi:g}, clamped")
         return actions, toast
 
     def _choose_classes(self, a: A.ChooseClasses) -> Result:

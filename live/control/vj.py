@@ -1,7 +1,8 @@
 """The VJ rig of live mode in one object: OSC in/out, MIDI, beat tracking and beat cuts, tap tempo, preset
 hot reload, recording. The runtime calls it from two threads:
 
-  analysis thread: on_frame(frame, t_capture) for every feature frame (beat, tap, OSC out); recorder hooks
+  analysis thread: on_frame(frame, t_capture, sources) for every feature frame (beat, tap, OSC out);
+                   recorder hooks
   main thread:     actions() (queued OSC/MIDI actions and planned beat cuts, for the dispatcher), tap() for
                    Tap actions, set_link() for Link on/off, tick(preset) about every frame (hot reload,
                    recorder errors), hud()
@@ -102,8 +103,9 @@ class VJ:
             self.recorder.close()
 
     # ---- analysis thread --------------------------------------------------------------------------------
-    def on_frame(self, frame, t_capture: float) -> None:
-        """Every feature frame; t_capture is the time.monotonic at which its last sample was captured."""
+    def on_frame(self, frame, t_capture: float, sources=None) -> None:
+        """Every feature frame; t_capture is the time.monotonic at which its last sample was captured;
+        sources: the frame's modulation sources (live.analysis.sources.Sources), sent to OSC out."""
         while self._taps:  # monotonic -> audio time through this frame's capture time
             self.beat.tap(frame.time_s + (self._taps.popleft() - t_capture))
         beat = self.beat
@@ -120,6 +122,8 @@ class VJ:
                                       beat.period or 0.5, self.cut_beats)
         if self.osc_out is not None:  # beats from Link go out on the Link thread, on the beat
             self.osc_out.send(frame, is_beat and not self.link_leads(), beat.beats, beat.bpm)
+            if sources is not None:
+                self.osc_out.sources(sources.names, sources.values)
 
     # ---- Link ----------------------------------------------------------------------------------------------
     def link_leads(self) -> bool:

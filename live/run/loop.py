@@ -73,7 +73,7 @@ def run_live(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions = E
 
 
 def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio: AudioInput, engine, vj) -> int:
-    look = Look(start.params, start.classes, start.seed, start.preset, start.classes_given)
+    look = Look(start.params, start.classes, start.seed, start.preset, start.classes_given, start.matrix)
     res = int(engine.resolution)
     title = f"live — {audio.device_name}"
     win = opts.window
@@ -103,7 +103,7 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
     planner = vj.planner
     presenter = Presenter(rate_hz, opts.interpolate, guard, on_cut_ready=planner.measured if planner else None)
     stop = threading.Event()
-    analysis = Analysis(audio, look, stop, vj, start.schedule)
+    analysis = Analysis(audio, look, stop, vj, start.schedule, directions)
     renderer = Renderer(engine, analysis, stop)
     report = Report(audio, analysis, renderer, engine, presenter, outputs, vj, guard, log=display is None)
     if planner is not None:
@@ -195,4 +195,4 @@ def _control(dispatcher, display, vj, look, analysis, cuts: int) -> int:
 def _overlays(display, report, look, analysis):
     hud = report.hud(look) if display.show_hud else None
     presets = look.presets_help() if display.show_help else ""  # globs the preset folders
-    return hud, analysis.level, presets
+    return hud, analysis.level, presets, analysis.sources

@@ -34,14 +34,15 @@ class Analysis(threading.Thread):
     Commands change it through Steering at the current sample position (so a recording replays exactly).
     """
 
-    def __init__(self, audio, look, stop: threading.Event, vj=None, schedule=None):
+    def __init__(self, audio, look, stop: threading.Event, vj=None, schedule=None, directions=None):
         super().__init__(name="analysis", daemon=True)
         self.audio, self.stop, self.vj = audio, stop, vj
         # LRC lyrics: class events at their samples (seconds since start), recorded like any control.
         self.scheduled = schedule_events(schedule, audio.samplerate)
         self.recorder = vj.recorder if vj is not None else None
         self.steer = Steering(audio.samplerate, look.params, look.classes, look.seed,
-                                     self.recorder.event if self.recorder is not None else None)
+                              self.recorder.event if self.recorder is not None else None, look.matrix,
+                              audio.stems, directions)
         self.fx = self.steer.features
         self.commands: queue.SimpleQueue = queue.SimpleQueue()
         self.new_state = threading.Event()
@@ -50,6 +51,7 @@ class Analysis(threading.Thread):
         self.error: BaseException | None = None
         self.clock = (0, 0.0)  # (samples read so far, capture time of the last one), published as one tuple
         self.cut: CutMark | None = None
+        self.sources = (self.steer.sources.names, self.steer.sources.values.copy())  # newest, for the meters
 
     def run(self):
         try:
@@ -67,7 +69,7 @@ class Analysis(threading.Thread):
         sr, hop, seq = self.audio.samplerate, self.fx.hop, 0
         decay = 0.5 ** (hop / sr / 0.3)  # meter falls 6 dB per 0.3 s
         if self.vj is not None:
-            self.steer.on_frame = lambda fr: self.vj.on_frame(fr, self.capture_time(fr.time_s))
+            self.steer.on_frame = lambda fr: self.vj.on_frame(fr, self.capture_time(fr.time_s), self.steer.sources)
         while not self.stop.is_set():
             while not self.commands.empty():
                 cmd = self.commands.get_nowait()
@@ -87,7 +89,9 @@ class Analysis(threading.Thread):
             self.level = max(self.level * decay, min(1.0, max(0.0, (db + 60) / 60)))
             if self.recorder is not None:
                 self.recorder.audio(x)
-            for time_s, st in self.steer.feed(x, self.scheduled):
+            steps = self.steer.feed(x, self.scheduled)
+            self.sources = (self.steer.sources.names, self.steer.sources.values.copy())
+            for time_s, st in steps:
                 if self.recorder is not None:
                     self.recorder.step(time_s, st)
                 seq += 1
