@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from core.errors import LiveError, first_line
-from live.export.local import LocalExecutor, model_id, write_segment
+from live.export.local import DEFAULT_MODEL, LocalExecutor, model_id, write_segment
 from live.export.workdir import Segment
 from live.walk.trajectory import Latents
 
@@ -60,7 +60,7 @@ def _ray():
 class RayExecutor:
     def __init__(self, opts, engine_opts, batch: int):
         ray = self.ray = _ray()
-        self.batch, self.model = int(batch), engine_opts.model or "biggan-deep-512"
+        self.batch, self.model = int(batch), engine_opts.model or DEFAULT_MODEL
         self._started = not ray.is_initialized()
         if self._started:
             _connect(ray, opts.address)

@@ -17,6 +17,8 @@ from live.export.segments import SegmentWriter
 from live.export.workdir import Segment
 from live.walk.trajectory import Latents
 
+DEFAULT_MODEL = "biggan-deep-512"  # export renders at full resolution unless --model says otherwise
+
 _END = object()  # the end of one segment's frames
 _DONE = object()  # no more segments
 

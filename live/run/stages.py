@@ -85,7 +85,8 @@ class Analysis(threading.Thread):
                 time.sleep(0.002)
                 continue
             self.clock = (self.clock[0] + len(x), t_last)
-            db = 10 * np.log10(float(np.mean(x * x)) + 1e-12)
+            mix = x if x.ndim == 1 else x[:, 0]  # with stems: [n, 1 + stems]
+            db = 10 * np.log10(float(np.mean(mix * mix)) + 1e-12)
             self.level = max(self.level * decay, min(1.0, max(0.0, (db + 60) / 60)))
             if self.recorder is not None:
                 self.recorder.audio(x)

@@ -27,6 +27,7 @@ N_DIRS = 8
 CURVES = ("linear", "exp", "log", "gate")
 CUT_MIN_S = 1.0  # a cut row fires at most this often
 CUT_LEVEL = 0.5
+Z_STD = 0.8796  # standard deviation of the walker's z per unit of truncation (a normal truncated at ±2)
 INSTANT = ("truncation",)  # parameters modulated on the step's output, not through the walker's glide
 _E3 = math.exp(3.0) - 1.0
 
@@ -142,7 +143,7 @@ class Modulator:
         for i in range(N_DIRS):
             x = add.get(f"dir{i + 1}")
             if x:
-                dz = (0.0 if dz is None else dz) + x * self.directions[i]
+                dz = (0.0 if dz is None else dz) + x * Z_STD * self.directions[i]
         if changed:
             params = replace(params, **changed)
         return Step(params, add.get("noise_push", 0.0), cut, trunc, dz)

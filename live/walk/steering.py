@@ -94,6 +94,11 @@ class Steering:
         if self.on_event is not None:
             self.on_event(Event(self.pos, action))
 
+    def set_directions(self, directions) -> None:
+        """The model's latent directions, once known (a replay learns them after reading the recording)."""
+        self.directions = directions
+        self.mod = Modulator(self.matrix, self.sources.names, self.features.hop_s, directions)
+
     def _set_matrix(self, matrix: Matrix) -> None:
         if matrix.sources != self.matrix.sources:  # new envelopes or LFOs; the beat tracker carries on
             beat = self.sources.beat
