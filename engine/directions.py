@@ -1,13 +1,14 @@
 """The top principal directions of a BigGAN-deep model's latent space (the matrix's dir1..dir8 targets).
 
-As GANSpace does for BigGAN: sample z (with random classes), take the activations of the generator's first
+As GANSpace does for BigGAN: sample z (for one class: the class only shifts that layer's activations, so every
+class gives the same directions), take the activations of the generator's first
 layer (the 4×4×16ch tensor the first residual block reads: its default layer for BigGAN), find their principal
 components, and regress z on each sample's component scores: row k of the regression, normalised, is the z
 direction that moves the activations along component k. Computed once per model with the engine's own torch
 graph and weights (engine.graph), then cached in the user cache under the weights' fingerprint.
 
 That layer is linear in its input (z and the class embedding, 256 numbers), so the activations' covariance is
-W·M·Wᵀ with M the 256×256 covariance of the sampled inputs: its principal components are the left singular
+W·M·Wᵀ with M the covariance of the sampled inputs: its principal components are the left singular
 vectors of W·M^½, exactly those of the sampled activations, without the N × 32768 activations in memory.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from core.files import write_bytes_atomic
 
 N_DIRECTIONS = 8
 SAMPLES = 3000
-VERSION = 1  # bump when the method changes: old cache files are not read
+VERSION = 2  # bump when the method changes: old cache files are not read
 
 
 def compute_directions(gen, n: int = N_DIRECTIONS, samples: int = SAMPLES, seed: int = 0) -> np.ndarray:
@@ -31,9 +32,8 @@ def compute_directions(gen, n: int = N_DIRECTIONS, samples: int = SAMPLES, seed:
     
     rng = np.random.default_rng(seed)
     z = torch.from_numpy(rng.standard_normal((samples, gen.z_dim)).astype(np.float32))
-    classes = torch.from_numpy(rng.integers(0, gen.num_classes, samples))
     with torch.no_grad():
-        cond = torch.cat([z, gen.embed.t()[classes]], dim=1).double()
+        cond = torch.cat([z, gen.embed.t()[torch.zeros(samples, dtype=torch.long)]], dim=1).double()
         cond -= cond.mean(dim=0)  # the bias drops out of centred activations
         w = gen.w_z.double()  # [features, 256]: the first layer, as the graph runs it
         evals, evecs = torch.linalg.eigh(cond.t() @ cond)

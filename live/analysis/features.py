@@ -75,8 +75,7 @@ class FeatureExtractor:
         self._chroma = librosa.filters.chroma(sr=sr, n_fft=self.n_fft, tuning=0.0).astype(np.float64)
         # References from a full-scale 1 kHz sine, so floors mean the same at every rate.
         t = np.arange(self.win) / sr
-        ref_spec = self._power_spectrum(np.sin(2 * np.pi * 1000 * t))
-        ref_mel = self._mel @ ref_spec
+        ref_mel = self._mel @ self._power_spectrum(np.sin(2 * np.pi * 1000 * t))
         self._ref_power = float(ref_mel.mean())
         self._ref_band = float(ref_mel.max())
         self._log_floor = 10 ** (LOG_FLOOR_DB / 10)
@@ -84,21 +83,28 @@ class FeatureExtractor:
         decay = float(np.exp(-self.hop_s / PEAK_TAU_S))
         self._flux_norm = _RunningPeak(decay, FLUX_FLOOR_DB)
         self._power_norm = _RunningPeak(decay, POWER_FLOOR)
-        # Bands: bin edges for one reduceat over the power spectrum; amplitude re a full-scale sine.
-        freqs = np.arange(self.n_fft // 2 + 1) * sr / self.n_fft
+        # Bands and stems look at the newest half window only (Hann, ~46 ms): its centre is a hop from the end,
+        # so a kick reaches its level about a hop after it lands (the full window's centre is two hops back).
+        self.band_win = self.win // 2
+        self._band_nfft = scipy.fft.next_fast_len(self.band_win, real=True)
+        bw = np.hanning(self.band_win + 1)[:-1]
+        self._band_window = bw / bw.sum()
+        freqs = np.arange(self._band_nfft // 2 + 1) * sr / self._band_nfft
         edges = [int(np.searchsorted(freqs, f)) for _, lo, hi in BANDS for f in (lo, hi)]
-        self._band_edges = np.array(edges[:1] + [e for e in edges[1::2]], np.intp)
-        self._band_edges = np.minimum(self._band_edges, len(freqs) - 1)
+        self._band_edges = np.minimum(np.array(edges[:1] + edges[1::2], np.intp), len(freqs) - 1)
         self._band_open = np.diff(self._band_edges) > 0  # bands with bins below Nyquist
-        self._ref_amp = float(ref_spec.sum())
+        self._ref_amp = float(self._band_spectrum(np.sin(2 * np.pi * 1000 * t[:self.band_win])).sum())
         self.stems = int(stems)
-        self._stem_window = np.hanning(self.win + 1)[:-1] / np.hanning(self.win + 1)[:-1].sum()
         self._level_norm = _RunningPeak(decay, LEVEL_FLOOR)
         self._prev_db = np.full(len(BANDS) + self.stems, 20 * np.log10(LEVEL_FLOOR))
         self._buf = np.zeros(self.win) if not self.stems else np.zeros((self.win, 1 + self.stems))
         self._fill = 0  # samples of the next hop already in _buf's tail
         self._prev_log = np.full(N_MELS, LOG_FLOOR_DB)
         self._index = 0
+
+    def _band_spectrum(self, seg: np.ndarray) -> np.ndarray:
+        spec = np.fft.rfft(seg * self._band_window, n=self._band_nfft)
+        return spec.real ** 2 + spec.imag ** 2
 
     def _power_spectrum(self, seg: np.ndarray) -> np.ndarray:
         spec = np.fft.rfft(seg * self._window, n=self.n_fft)
@@ -148,15 +154,16 @@ class FeatureExtractor:
         i = self._index
         self._index += 1
         return Frame(i, (i + 1) * self.hop / self.sr, chroma,
-                     self._flux_norm(flux), self._power_norm(power), *self._levels(p))
+                     self._flux_norm(flux), self._power_norm(power), *self._levels(seg[-self.band_win:]))
 
-    def _levels(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Band and stem amplitudes: normalised 0..1 and their rise in dB since the last frame."""
-        band = np.add.reduceat(p, self._band_edges)[:-1] * self._band_open
+    def _levels(self, newest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Band and stem amplitudes over the newest half window: normalised 0..1 and their rise in dB since
+        the last frame."""
+        band = np.add.reduceat(self._band_spectrum(newest), self._band_edges)[:-1] * self._band_open
         amp = np.sqrt(band / self._ref_amp)  # a full-scale sine in the band: ~1
         if self.stems:
-            sq = self._buf[:, 1:] ** 2
-            amp = np.concatenate([amp, np.sqrt(2 * (self._stem_window @ sq))])  # full-scale sine: 1
+            sq = self._buf[-self.band_win:, 1:] ** 2
+            amp = np.concatenate([amp, np.sqrt(2 * (self._band_window @ sq))])  # full-scale sine: 1
         db = 20 * np.log10(np.maximum(amp, LEVEL_FLOOR))
         rise = np.maximum(db - self._prev_db, 0.0)
         self._prev_db = db
