@@ -13,10 +13,12 @@ import pytest
 import soundfile as sf
 from pythonosc.osc_bundle import OscBundle
 
+from live.analysis.lfo import LfoSpec
 from live.analysis.sources import SourceSpec, source_names
 from live.audio import decode
 from live.config import WalkerParams
-from live.recordings.replay import ReplaySource, load_recording
+from live.recordings.replay import ReplaySource, load_recording, replay_steps
+from live.walk.actions import SetMatrix
 from live.walk.modulation import Matrix, Row
 from live.walk.steering import Steering
 from tests import vmic
@@ -26,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(vmic.missing() is not None, reason=str(vmic.missing()))
 SR = 44100
 AUDIO = ("power", "sub", "bass", "high", "kick")  # sources of the audio alone (LFOs and beat count from 0)
+ROWS = (Row("kick", "truncation", -0.5), Row("high", "jitter", 0.4))
 
 
 class Receiver:
@@ -106,7 +109,7 @@ def test_live_sources_are_the_replays_and_about_the_exports(tiny_model_dir, tmp_
     def replay(matrix=None):
         src = ReplaySource(load_recording(str(rec)))
         if matrix is not None:
-            src.steering.apply(A_SetMatrix(matrix))
+            src.steering.apply(SetMatrix(matrix))
         rows = []
         src.steering.on_frame = lambda fr: rows.append(src.steering.sources.values.astype(np.float32))
         src.finish()
@@ -114,31 +117,23 @@ def test_live_sources_are_the_replays_and_about_the_exports(tiny_model_dir, tmp_
 
     again = replay()
     assert again.shape == live.shape and np.array_equal(again, live)
-    slower = replay(Matrix(src_rows(), SourceSpec(release_ms=400, lfos=(LfoSpecOf(2.0),) * 4)))
+    lat, steps = np.load(rec / "latents.npz"), replay_steps(str(rec))  # and the walk they modulated
+    assert np.ptp(lat["t"]) > 0.3  # the kick row moved the truncation
+    for key in ("z", "c", "t"):
+        assert np.array_equal(steps[key], lat[key]), key
+    slower = replay(Matrix(ROWS, SourceSpec(release_ms=400, lfos=(LfoSpec("sine", 2.0),) * 4)))
     assert not np.array_equal(slower, live)  # the control: other envelopes would show
 
     # Export: the file decoded at the export's rate, aligned to where the capture began in it.
     cols = [osc.names.index(n) for n in AUDIO]
-    export = export_values(mix_path, stem_path, Matrix(src_rows()))[:, cols]
+    export = export_values(mix_path, stem_path, Matrix(ROWS))[:, cols]
     heard = live[:, cols][int(1.0 / 0.0232):]  # after the first second (the running peaks have seen a kick)
     k = best_lag(heard, export)
     aligned = export[k:k + len(heard)]
     for j, name in enumerate(AUDIO):
         corr = np.corrcoef(heard[:, j], aligned[:, j])[0, 1]
+        print(f"{name}: correlation {corr:.3f}, mean |live - export| {np.abs(heard[:, j] - aligned[:, j]).mean():.4f}")
         assert corr > 0.9 and np.abs(heard[:, j] - aligned[:, j]).mean() < 0.08, (name, corr)
     off = export[k + 11:k + 11 + len(heard)]  # the control: a quarter beat off, the comparison fails
     assert np.corrcoef(heard[:, 2], off[:, 2])[0, 1] < 0.5
 
-
-def src_rows():
-    return (Row("kick", "truncation", -0.5), Row("high", "jitter", 0.4))
-
-
-def LfoSpecOf(seconds):
-    from live.analysis.lfo import LfoSpec
-    return LfoSpec("sine", seconds)
-
-
-def A_SetMatrix(matrix):
-    from live.walk.actions import SetMatrix
-    return SetMatrix(matrix)
