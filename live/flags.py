@@ -28,6 +28,11 @@ examples:
   live --cut-on-beat 16 --record sets/friday   new classes every 16 beats; record the set
   live --export --replay sets/friday -o friday.mp4 --model biggan-deep-512   re-render the set
   live --no-window --ndi --link --cut-on-beat 4 --osc 9000   a headless party PC feeding the mixer
+  live --channels 2 --stems "drums=3-4,bass=5" --preset mine   stems on input channels 3-6 drive the matrix
+  live --export song.wav --stem drums=drums.wav -o song.mp4 --preset mine   the same from stem files
+
+presets: parameters plus [[modulation]] rows (source -> target, amount, curve), [bands] and [lfo1]..[lfo4];
+the packaged presets/default.toml lists every source, target and curve.
 
 models: biggan-deep-128|256|512 download once into the user cache (set LIVE_CACHE_DIR to move it);
 a directory holding config.json + pytorch_model.bin loads locally (use that offline)."""

@@ -4,6 +4,7 @@ checked for NaN, infinity and range before anything slow starts), and nothing be
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,23 +219,19 @@ def live_options(ns) -> LiveOptions:
 
 
 def export_stems(specs) -> tuple[tuple[str, str], ...]:
-    """--stem NAME=FILE (repeatable) -> ((name, path), ...); names checked as sources."""
-    from live.analysis.sources import check_stem_names
-
+    """--stem NAME=FILE (repeatable) -> ((name, path), ...); whether a name clashes with a source is checked
+    where the sources are known (live.analysis.sources.check_stem_names)."""
     pairs = []
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name.strip() or not path.strip():
             raise LiveError(f"--stem {spec}: give NAME=FILE, e.g. --stem drums=drums.wav")
-        pairs.append((name.strip(), path.strip()))
-    check_stem_names([n for n, _ in pairs])
+        pairs.append((_stem_name(name.strip(), "--stem"), path.strip()))
     return tuple(pairs)
 
 
 def live_stems(spec: str | None) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """--stems "drums=1-2,bass=3" -> (("drums", (0, 1)), ("bass", (2,))): 0-based channels of the device."""
-    from live.analysis.sources import check_stem_names
-
+    """--stems "drums=1-2,keys=3" -> (("drums", (0, 1)), ("keys", (2,))): 0-based channels of the device."""
     if spec is None:
         return ()
     out = []
@@ -244,9 +241,14 @@ def live_stems(spec: str | None) -> tuple[tuple[str, tuple[int, ...]], ...]:
         if not sep or not lo.isdigit() or (dash and not hi.isdigit()) or int(lo) < 1 or int(hi or lo) < int(lo):
             raise LiveError(f"--stems {spec}: give NAME=CHANNEL or NAME=FIRST-LAST (channels from 1), comma "
                             'separated, e.g. "drums=1-2,bass=3"')
-        out.append((name.strip(), tuple(range(int(lo) - 1, int(hi or lo)))))
-    check_stem_names([n for n, _ in out])
+        out.append((_stem_name(name.strip(), "--stems"), tuple(range(int(lo) - 1, int(hi or lo)))))
     return tuple(out)
+
+
+def _stem_name(name: str, flag: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise LiveError(f"{flag}: stem name {name!r}: use a word of lower-case letters, digits and _ (e.g. drums)")
+    return name
 
 
 def _name(value: str | None, flag: str) -> str | None:

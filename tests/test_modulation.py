@@ -102,6 +102,7 @@ def test_a_stem_file_drives_the_matrix_like_the_band_does(tmp_path):
 
 
 def test_stem_names_and_channel_specs_are_checked():
+    from live.analysis.sources import check_stem_names
     from live.options import export_stems, live_stems
 
     assert live_stems("drums=1-2,keys=3") == (("drums", (0, 1)), ("keys", (2,)))
@@ -109,10 +110,14 @@ def test_stem_names_and_channel_specs_are_checked():
     for bad in ("drums=0", "drums=3-1", "drums", "drums=x"):
         with pytest.raises(LiveError, match="NAME=CHANNEL"):
             live_stems(bad)
-    with pytest.raises(LiveError, match="'bass' clashes with a source"):
-        export_stems(["bass=b.wav"])
-    with pytest.raises(LiveError, match="'drums' clashes"):
-        live_stems("drums=1,drums=2")
+    with pytest.raises(LiveError, match="stem name 'Drums!'"):
+        export_stems(["Drums!=b.wav"])
+    assert check_stem_names(["drums", "vox"]) == ("drums", "vox")
+    for clash in (["bass"], ["drums", "drums"], ["lfo1"], ["sub"]):
+        with pytest.raises(LiveError, match=f"'{clash[-1]}' clashes with a source"):
+            check_stem_names(clash)
+    with pytest.raises(LiveError, match="'bass' clashes"):  # where an export and a live set check them
+        Steering(SR, WalkerParams(), [1], 0, stems=("bass",))
 
 
 def period_s(t, fps=FPS) -> float:

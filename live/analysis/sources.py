@@ -72,7 +72,7 @@ class Sources:
     """step(frame) -> float64[len(names)], the values in `names` order (the array is reused: copy to keep)."""
 
     def __init__(self, hop_s: float, spec: SourceSpec = SourceSpec(), stems: tuple[str, ...] = ()):
-        self.hop_s, self.spec, self.stems = float(hop_s), spec, tuple(stems)
+        self.hop_s, self.spec, self.stems = float(hop_s), spec, check_stem_names(stems)
         self.names = source_names(self.stems)
         self.index = {n: i for i, n in enumerate(self.names)}
         n_env = len(BANDS) + len(self.stems)

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from core.errors import LiveError
+from live.analysis.sources import check_stem_names
 
 _STAMPS = 256  # block time stamps kept (power of two); far more than the reader ever lags
 
@@ -154,7 +155,7 @@ class AudioInput:
         if not 1 <= self.channels <= info["max_input_channels"]:
             raise LiveError(f"device {self.device_name!r} has {info['max_input_channels']} input channels, "
                             f"not {self.channels}: pass --channels 1..{info['max_input_channels']}")
-        self.stems = tuple(name for name, _ in stems)
+        self.stems = check_stem_names([name for name, _ in stems])
         groups = None
         if stems:
             top = max(max(chans) for _, chans in stems) + 1

@@ -103,8 +103,8 @@ class MidiControl:
         if msg.type == "control_change":
             if self.learning is not None:
                 self.learning = msg.control
-                return None, (f"MIDI learn: CC {msg.control} — press a parameter key (p e j u s n) "
-                              "or c, space, r, t")
+                return None, (f"MIDI learn: CC {msg.control} — press a parameter key (p e j u s n), "
+                              "c, space, r, t, or Left/Right onto a modulation row")
             word = self.map.cc.get(msg.control)
             row = A.mod_row(word) if isinstance(word, str) else None
             if row is not None:

@@ -20,6 +20,7 @@ from live.config import WalkerParams
 from live.recordings import latents as latents_file
 from live.export.mux import write_mp4
 from live.export.workdir import WorkDir, plan, work_key
+from live.analysis.sources import check_stem_names
 from live.walk.modulation import Matrix
 from live.walk.steering import Steering, schedule_events
 from live.walk.trajectory import Latents, frame_trajectory
@@ -80,6 +81,7 @@ def prepare(job: ExportJob) -> Prepared:
     """Everything a user can get wrong, checked before the (slow) model load."""
     check_paths(job.output, job.save_latents, job.audio, job.model,
                 str(job.source.rec.dir) if job.source is not None else None)
+    check_stem_names([name for name, _ in job.stems])
     info = decode.probe(job.audio)
     stems = tuple(decode.probe(path) for _, path in job.stems)
     for (name, path), stem in zip(job.stems, stems):
