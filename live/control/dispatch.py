@@ -20,6 +20,17 @@ from live.control.look import Look, Result
 from live.walk.modulation import amount_range
 
 
+def _number(source: str, what: str, value) -> tuple[float, str]:
+    """(value as a float, '') or (nan, the reported toast) for what a knob or a message sent."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return math.nan, warn(f"{source}: {what} {value!r} is not a number — ignored")
+    if not math.isfinite(x):
+        return math.nan, warn(f"{source}: {what} {x} is not a finite number — ignored")
+    return x, ""
+
+
 class Inbox:
     """Thread-safe queue of actions for the main thread."""
 
@@ -93,12 +104,9 @@ class Dispatcher:
         spec = PARAM_SPECS.get(a.name)
         if spec is None:
             return [], warn(f"{a.source}: unknown parameter '{a.name}' — known: {', '.join(PARAM_SPECS)}")
-        try:
-            value = float(a.value)
-        except (TypeError, ValueError):
-            return [], warn(f"{a.source}: {a.name} {a.value!r} is not a number — ignored")
-        if not math.isfinite(value):
-            return [], warn(f"{a.source}: {a.name} {value} is not a finite number — ignored")
+        value, bad = _number(a.source, a.name, a.value)
+        if bad:
+            return [], bad
         clamped = min(spec.max, max(spec.min, value))
         actions, toast = self.look.set_value(a.name, clamped)
         if clamped != value:
@@ -117,12 +125,9 @@ class Dispatcher:
         rows = self.look.matrix.rows
         if not 1 <= a.row <= len(rows):
             return [], warn(f"{a.source}: no modulation row {a.row} (preset {self.look.preset} has {len(rows)})")
-        try:
-            value = float(a.value)
-        except (TypeError, ValueError):
-            return [], warn(f"{a.source}: amount {a.value!r} is not a number — ignored")
-        if not math.isfinite(value):
-            return [], warn(f"{a.source}: amount {value} is not a finite number — ignored")
+        value, bad = _number(a.source, "amount", a.value)
+        if bad:
+            return [], bad
         lo, hi = amount_range(rows[a.row - 1].target)
         if a.of_range:
             value = lo + value * (hi - lo)

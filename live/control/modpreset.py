@@ -48,6 +48,12 @@ def _hint(word: str, known) -> str:
     return f"did you mean {close[0]}? " if close else ""
 
 
+def _known(table: dict, allowed, at) -> None:
+    for k in table:
+        if k not in allowed:
+            raise LiveError(f"{at(k)} unknown key {k!r} — {_hint(k, allowed)}keys: {', '.join(allowed)}")
+
+
 def _number(value: Any, what: str, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise LiveError(f"{what} {value!r} is not a number")
@@ -73,9 +79,7 @@ def _row(table: Any, n: int, text: str, where: str) -> Row:
     at = lambda key: f"{where}{_line(text, '[[modulation]]', n, key)}: modulation row {n + 1}"  # noqa: E731
     if not isinstance(table, dict):
         raise LiveError(f"{at(None)} must be a table: write [[modulation]] above its keys")
-    for key in table:
-        if key not in ROW_KEYS:
-            raise LiveError(f"{at(key)}: unknown key {key!r} — {_hint(key, ROW_KEYS)}keys: {', '.join(ROW_KEYS)}")
+    _known(table, ROW_KEYS, lambda k: at(k) + ":")
     for key in ROW_KEYS[:3]:
         if key not in table:
             raise LiveError(f"{at(None)}: {key} is missing — a row needs source, target and amount")
@@ -96,9 +100,7 @@ def _table(raw: dict, key: str, allowed: tuple[str, ...], text: str, where: str)
     at = lambda k: f"{where}{_line(text, f'[{key}]', 0, k)}: [{key}]"  # noqa: E731
     if not isinstance(table, dict):
         raise LiveError(f"{where}: {key} must be a table: [{key}]")
-    for k in table:
-        if k not in allowed:
-            raise LiveError(f"{at(k)} unknown key {k!r} — {_hint(k, allowed)}keys: {', '.join(allowed)}")
+    _known(table, allowed, at)
     out = {}
     for k, v in table.items():
         if k == "shape":
