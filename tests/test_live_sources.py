@@ -95,7 +95,7 @@ def test_live_sources_are_the_replays_and_about_the_exports(tiny_model_dir, tmp_
             vm.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
             vm.play(tmp_path / "both.wav")
             r = subprocess.run([sys.executable, "-m", "live", "-d", "pulse", "--channels", "1", "--stems", "kick=2",
-                                "--model", str(tiny_model_dir), "--backend", "torch", "--duration", "6",
+                                "--model", str(tiny_model_dir), "--backend", "torch", "--duration", "5",
                                 "--preset", str(preset), "--osc-out", f"127.0.0.1:{osc.port}", "--record", str(rec)],
                                env=vm.env, cwd=REPO, capture_output=True, text=True, timeout=240)
     finally:

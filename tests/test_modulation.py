@@ -307,3 +307,79 @@ def test_a_preset_edit_of_the_rows_reloads_the_matrix(tmp_path):
     assert requests == [A.SetMatrix(Matrix((Row("high", "cut", 1.0, "gate"),)))] and "reloaded" in toast
     assert Dispatcher(look).dispatch(requests[0])[0] == requests
     assert look.matrix.rows[0].target == "cut"
+
+
+def test_the_beat_follows_links_clock_while_it_leads_and_replays():
+    steer = Steering(SR, WalkerParams(), list(range(12)), 0, on_event=(events := []).append)
+    beat, pulse = steer.sources.index["beat"], steer.sources.index["beat_pulse"]
+    seen = []
+    steer.on_frame = lambda fr: seen.append((fr.time_s, steer.sources.values[beat], steer.sources.values[pulse]))
+    steer.push(KICK[:SR])  # the tracker leads (no tempo yet after 1 s: phase 0)
+    steer.apply(A.SetBeatClock(0.25, 100.0))  # Link: beat 0.25 at 1 s, 100 BPM
+    steer.push(KICK[SR:3 * SR])
+    steer.apply(A.SetBeatClock(None))
+    steer.push(KICK[3 * SR:4 * SR])
+    t, phase, pul = map(np.array, zip(*seen))
+    link = (t > 1.0) & (t <= 3.0)
+    expect = 0.25 + (t[link] - 1.0) * 100 / 60
+    assert np.allclose(phase[link], expect - np.floor(expect), atol=1e-9)
+    crossings = np.flatnonzero(np.diff(np.floor(expect)) > 0) + 1
+    assert np.array_equal(np.flatnonzero(pul[link] == 1.0), crossings)  # a pulse on each of Link's beats
+    assert np.all(phase[t <= 1.0] == 0) and not np.allclose(phase[t > 3.0], phase[link][-1])
+    lines = [A.event_to_json(e, SR) for e in events]
+    assert [json.loads(ln)["value"] for ln in lines] == [[0.25, 100.0], None]
+    again = Steering(SR, WalkerParams(), list(range(12)), 0)
+    seen2 = []
+    again.on_frame = lambda fr: seen2.append(again.sources.values[beat])
+    again.feed(KICK[:4 * SR], deque(A.event_from_json(ln) for ln in lines))
+    assert np.array_equal(seen2, phase)
+
+
+class _Audio:
+    """A fake input: silence hop by hop, its capture clock 1000 s + audio time, for 3 s."""
+    samplerate, stems = SR, ()
+
+    def __init__(self, stop):
+        self.n, self.stop = 0, stop
+
+    def read(self, hop):
+        if self.n >= 3 * SR:
+            self.stop.set()
+            return np.zeros(0, np.float32), None
+        self.n += hop
+        return np.zeros(hop, np.float32), 1000.0 + self.n / SR
+
+
+class _VJ:
+    recorder = None
+
+    def __init__(self, leads):
+        self.leads = leads
+
+    def on_frame(self, frame, t_capture, sources):
+        pass
+
+    def beat_clock(self, t):
+        return (2.0 * (t - 1000.0), 120.0) if self.leads else None  # Link: beat 0 at 1000 s, 120 BPM
+
+
+@pytest.mark.parametrize("leads", [True, False])
+def test_live_analysis_sends_links_clock_as_recorded_actions(leads):
+    import threading
+
+    from live.run.stages import Analysis
+
+    stop = threading.Event()
+    look = Look(WalkerParams(), list(range(12)), 0)
+    analysis = Analysis(_Audio(stop), look, stop, vj=_VJ(leads))
+    events = []
+    analysis.steer.on_event = events.append
+    analysis.run()
+    clocks = [e for e in events if isinstance(e.action, A.SetBeatClock)]
+    phase = analysis.sources[1][analysis.steer.sources.index["beat"]]
+    t_end = analysis.steer.pos / SR
+    if leads:  # one a second, each Link's beat at its sample; the phase is Link's
+        assert len(clocks) == 3 and all(e.action.beat == pytest.approx(2 * e.pos / SR) for e in clocks)
+        assert phase == pytest.approx((2 * t_end) % 1.0, abs=1e-6)
+    else:  # the control: without Link the tracker leads (silence: no tempo, phase 0)
+        assert clocks == [] and phase == 0.0

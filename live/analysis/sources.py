@@ -4,7 +4,8 @@ frame, computed causally from the frame alone (so live mode, export, replay and 
   power, flux, chroma_C .. chroma_B      the features as they are
   sub bass low_mid mid high_mid high     band envelopes: attack/release (`[bands] attack_ms, release_ms`)
   onset_<band>                           1 on the band's onset, then decaying with the release
-  beat, beat_pulse                       phase 0..1 within the beat (beat tracker on this audio), 1 on a beat
+  beat, beat_pulse                       phase 0..1 within the beat, 1 on a beat: from the beat tracker on this
+                                         audio, or from Link's clock (set_clock) while it leads a live set
   lfo1 .. lfo4                           `[lfoN] shape, seconds | beats` (live.analysis.lfo)
   <stem>, onset_<stem>                   each stem's envelope and onsets (`--stems`, `--stem NAME=FILE`)
 """
@@ -88,10 +89,22 @@ class Sources:
         self._pulse_decay = 1.0 - self._rel
         self._onset_a = _alpha(self.hop_s, ONSET_MEMORY_S)
         self.beat = BeatTracker(self.hop_s)
+        self.clock: tuple[float, float, float] | None = None  # (audio time, beat there, bpm) from Link
+        self._last_beat_no = None
         self._beat_pulse = 0.0
         self._beat_decay = math.exp(-self.hop_s / BEAT_PULSE_S)
         self._beat_at, self._lfo_at = self.index["beat"], self.index["lfo1"]
         self._chroma_at = self.index["chroma_C"]
+
+    def set_clock(self, time_s: float, beat: float | None, bpm: float | None = None) -> None:
+        """From audio time `time_s` the beat is `beat` at `bpm` (Link's session); None: the tracker again."""
+        self.clock = None if beat is None else (float(time_s), float(beat), float(bpm))
+        self._last_beat_no = None if beat is None else math.floor(beat)
+
+    def take_beat(self, old: "Sources") -> None:
+        """Carry the beat (tracker, Link clock, pulse) over from the Sources this one replaces."""
+        self.beat, self.clock, self._last_beat_no, self._beat_pulse = (old.beat, old.clock, old._last_beat_no,
+                                                                       old._beat_pulse)
 
     def step(self, frame: Frame) -> np.ndarray:
         v = self.values
@@ -115,14 +128,21 @@ class Sources:
         # Beat: phase within the beat from the tracker, a pulse on each beat.
         bt = self.beat
         t = frame.time_s
-        is_beat = bt.push(t, frame.flux)
-        self._beat_pulse = 1.0 if is_beat else self._beat_pulse * self._beat_decay
+        is_beat = bt.push(t, frame.flux)  # the tracker runs on, so it is ready when Link leaves
         beat_pos = None
-        if bt.period is not None and bt.last_beat is not None:
+        if self.clock is not None:
+            t0, b0, bpm = self.clock
+            beat_pos = b0 + (t - t0) * bpm / 60.0
+            number = math.floor(beat_pos)
+            is_beat = self._last_beat_no is not None and number > self._last_beat_no
+            self._last_beat_no = number
+            phase = beat_pos - number
+        elif bt.period is not None and bt.last_beat is not None:
             phase = min(max((t - bt.last_beat) / bt.period, 0.0), 0.999999)
             beat_pos = bt.beats - 1 + phase
         else:
             phase = 0.0
+        self._beat_pulse = 1.0 if is_beat else self._beat_pulse * self._beat_decay
         v[self._beat_at], v[self._beat_at + 1] = phase, self._beat_pulse
         for i, lfo in enumerate(self.spec.lfos):
             v[self._lfo_at + i] = wave(lfo.shape, lfo.cycles(t, beat_pos), i + 1)

@@ -19,8 +19,8 @@ from typing import Any
 from core.errors import LiveError
 from live.config import PARAM_SPECS
 # The walker's actions are the vocabulary's lowest layer; re-exported so every control speaks one vocabulary.
-from live.walk.actions import (KINDS, WALKER_ACTIONS, Action, Event, Freeze, Reseed, SetClasses,  # noqa: F401
-                               SetMatrix, SetModAmount, SetParams, event_from_json, event_to_json)
+from live.walk.actions import (KINDS, WALKER_ACTIONS, Action, Event, Freeze, Reseed, SetBeatClock,  # noqa: F401
+                               SetClasses, SetMatrix, SetModAmount, SetParams, event_from_json, event_to_json)
 
 
 # ---- requests: resolved by the dispatcher ---------------------------------------------------------------------

@@ -130,6 +130,13 @@ class VJ:
         """Link drives beat cuts and beat messages while its session has other peers."""
         return self.link is not None and self.link.state().peers > 0
 
+    def beat_clock(self, t: float) -> tuple[float, float] | None:
+        """(Link's beat at time.monotonic t, its tempo) while Link leads, else None (the tracker leads)."""
+        if not self.link_leads():
+            return None
+        st = self.link.state()
+        return st.beat_at(t), st.tempo
+
     def _link_beat(self, beat: int, bpm: float) -> None:
         if self.osc_out is not None and self.link_leads():
             self.osc_out.beat(beat, bpm)

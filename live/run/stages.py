@@ -16,7 +16,10 @@ from typing import NamedTuple
 import numpy as np
 
 from live.show.present import CutMark, Rendered
+from live.walk.actions import SetBeatClock
 from live.walk.steering import Steering, schedule_events
+
+CLOCK_EVERY_S = 1.0  # while Link leads, the beat sources are re-anchored to its clock this often
 
 
 class Snapshot(NamedTuple):
@@ -52,6 +55,7 @@ class Analysis(threading.Thread):
         self.clock = (0, 0.0)  # (samples read so far, capture time of the last one), published as one tuple
         self.cut: CutMark | None = None
         self.sources = (self.steer.sources.names, self.steer.sources.values.copy())  # newest, for the meters
+        self._next_clock, self._link_clock = 0.0, False
 
     def run(self):
         try:
@@ -90,6 +94,8 @@ class Analysis(threading.Thread):
             self.level = max(self.level * decay, min(1.0, max(0.0, (db + 60) / 60)))
             if self.recorder is not None:
                 self.recorder.audio(x)
+            if self.vj is not None and t_last >= self._next_clock:
+                self._beat_clock(t_last)
             steps = self.steer.feed(x, self.scheduled)
             self.sources = (self.steer.sources.names, self.steer.sources.values.copy())
             for time_s, st in steps:
@@ -98,6 +104,15 @@ class Analysis(threading.Thread):
                 seq += 1
                 self.latest = Snapshot(seq, st.z, st.c, st.t, self.capture_time(time_s), self.cut)
                 self.new_state.set()
+
+
+    def _beat_clock(self, t_last: float) -> None:
+        """While Link leads: its beat at the analysis position, as an action (recorded, so a replay has it)."""
+        self._next_clock = t_last + CLOCK_EVERY_S
+        clock = self.vj.beat_clock(self.capture_time(self.steer.pos / self.audio.samplerate))
+        if clock is not None or self._link_clock:
+            self.steer.apply(SetBeatClock(*clock) if clock is not None else SetBeatClock(None))
+            self._link_clock = clock is not None
 
 
 class Renderer(threading.Thread):

@@ -19,7 +19,8 @@ from live.analysis.features import FeatureExtractor
 from live.analysis.sources import Sources
 from live.classes import random_classes
 from live.config import WalkerParams
-from live.walk.actions import Action, Event, Freeze, Reseed, SetClasses, SetMatrix, SetModAmount, SetParams
+from live.walk.actions import (Action, Event, Freeze, Reseed, SetBeatClock, SetClasses, SetMatrix, SetModAmount,
+                               SetParams)
 from live.walk.modulation import Matrix, Modulator, shape
 from live.walk.walker import State, Walker
 
@@ -84,6 +85,8 @@ class Steering:
             self._walked = self.params
         elif isinstance(action, SetMatrix):
             self._set_matrix(action.matrix)
+        elif isinstance(action, SetBeatClock):
+            self.sources.set_clock(self.pos / self.features.sr, action.beat, action.bpm)
         elif isinstance(action, SetModAmount):
             if 1 <= action.row <= len(self.matrix.rows):
                 self._set_matrix(self.matrix.with_amount(action.row, action.amount))
@@ -100,10 +103,10 @@ class Steering:
         self.mod = Modulator(self.matrix, self.sources.names, self.features.hop_s, directions)
 
     def _set_matrix(self, matrix: Matrix) -> None:
-        if matrix.sources != self.matrix.sources:  # new envelopes or LFOs; the beat tracker carries on
-            beat = self.sources.beat
+        if matrix.sources != self.matrix.sources:  # new envelopes or LFOs; the beat and its clock carry on
+            old = self.sources
             self.sources = Sources(self.features.hop_s, matrix.sources, self.stems)
-            self.sources.beat = beat
+            self.sources.take_beat(old)
         self.matrix = matrix
         self.mod = Modulator(matrix, self.sources.names, self.features.hop_s, self.directions)
 
