@@ -6,7 +6,8 @@ Generated drums (tests/audio_fixtures.drums: a kick, hats) with two stems run th
   base  the features without bands and stem levels, and the walker: what ran before the sources existed
   full  the features with bands and stem levels, the sources, a six-row matrix (truncation, noise_push, cut,
         jitter, two latent directions) and the walker
-Their difference per hop is the cost; the parts are timed alone too. Prints the CPU and the load average.
+Their difference per hop is the cost; the parts are timed alone too. Times are the thread's CPU time (on a
+shared machine wall time mostly measures the wait for a core); prints the CPU and the load average.
   python tools/bench_sources.py --seconds 20 --rounds 5
 """
 
@@ -59,21 +60,21 @@ def main() -> int:
         s.features._levels = lambda newest, z=np.zeros(6): (z, z)  # no bands
         fe = s.features
         walker = s.walker
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         n = 0
         for i in range(0, len(x), block):
             for frame in fe.push(x[i:i + block, 0]):
                 walker.step(frame)
                 n += 1
-        return (time.perf_counter() - t0) / n
+        return (time.thread_time() - t0) / n
 
     def full():
         s = Steering(SR, WalkerParams(), list(range(12)), 0, matrix=Matrix(rows), stems=("kick", "hats"),
                      directions=dirs)
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for i in range(0, len(x), block):
             s.push(x[i:i + block])
-        return (time.perf_counter() - t0) / (len(x) // hop)
+        return (time.thread_time() - t0) / (len(x) // hop)
 
     def parts():
         s = Steering(SR, WalkerParams(), list(range(12)), 0, matrix=Matrix(rows), stems=("kick", "hats"),
@@ -83,19 +84,19 @@ def main() -> int:
             frames += s.features.push(x[i:i + block])
         fe = FeatureExtractor(SR, 2)
         newest = np.random.default_rng(1).standard_normal(fe.band_win)
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for _ in frames:
             fe._levels(newest)
-        t_levels = (time.perf_counter() - t0) / len(frames)
-        t0 = time.perf_counter()
+        t_levels = (time.thread_time() - t0) / len(frames)
+        t0 = time.thread_time()
         values = [s.sources.step(f).copy() for f in frames]
-        t_sources = (time.perf_counter() - t0) / len(frames)
+        t_sources = (time.thread_time() - t0) / len(frames)
         state = s.walker.step(frames[0])
         from live.walk.modulation import shape
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for v in values:
             shape(state, s.mod.step(s.params, v))
-        t_matrix = (time.perf_counter() - t0) / len(frames)
+        t_matrix = (time.thread_time() - t0) / len(frames)
         return t_levels, t_sources, t_matrix
 
     print(f"CPU: {_cpu()} ({os.cpu_count()} cores); {args.seconds:g} s of audio at {SR} Hz per round, "

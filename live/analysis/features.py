@@ -97,7 +97,8 @@ class FeatureExtractor:
         self.stems = int(stems)
         self._level_norm = _RunningPeak(decay, LEVEL_FLOOR)
         self._prev_db = np.full(len(BANDS) + self.stems, 20 * np.log10(LEVEL_FLOOR))
-        self._buf = np.zeros(self.win) if not self.stems else np.zeros((self.win, 1 + self.stems))
+        self._buf = np.zeros(self.win)  # the newest `win` samples of the mix
+        self._stem_buf = np.zeros((self.stems, self.win))  # and of each stem, a row each
         self._fill = 0  # samples of the next hop already in _buf's tail
         self._prev_log = np.full(N_MELS, LOG_FLOOR_DB)
         self._index = 0
@@ -122,14 +123,20 @@ class FeatureExtractor:
             x = x.reshape(-1)
         if not np.isfinite(x).all():  # one bad sample must not poison the running peaks
             x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        stems = x[:, 1:].T if self.stems else None
+        x = x[:, 0] if self.stems else x
         frames: list[Frame] = []
         pos, n, hop = 0, len(x), self.hop
         while pos < n:
             take = min(hop - self._fill, n - pos)
             if self._fill == 0:  # a new hop starts: shift the window left by one hop
                 self._buf[:-hop] = self._buf[hop:]
+                if self.stems:
+                    self._stem_buf[:, :-hop] = self._stem_buf[:, hop:]
             start = self.win - hop + self._fill
             self._buf[start:start + take] = x[pos:pos + take]
+            if self.stems:
+                self._stem_buf[:, start:start + take] = stems[:, pos:pos + take]
             self._fill += take
             pos += take
             if self._fill == hop:
@@ -138,7 +145,7 @@ class FeatureExtractor:
         return frames
 
     def _frame(self) -> Frame:
-        seg = self._buf if not self.stems else self._buf[:, 0]
+        seg = self._buf
         p = self._power_spectrum(seg)
         mel = self._mel @ p
         # Flux: positive change of the log-mel spectrum (dB), mean over bands.
@@ -162,8 +169,8 @@ class FeatureExtractor:
         band = np.add.reduceat(self._band_spectrum(newest), self._band_edges)[:-1] * self._band_open
         amp = np.sqrt(band / self._ref_amp)  # a full-scale sine in the band: ~1
         if self.stems:
-            sq = self._buf[-self.band_win:, 1:] ** 2
-            amp = np.concatenate([amp, np.sqrt(2 * (self._band_window @ sq))])  # full-scale sine: 1
+            sq = self._stem_buf[:, -self.band_win:] ** 2
+            amp = np.concatenate([amp, np.sqrt(2 * (sq @ self._band_window))])  # full-scale sine: 1
         db = 20 * np.log10(np.maximum(amp, LEVEL_FLOOR))
         rise = np.maximum(db - self._prev_db, 0.0)
         self._prev_db = db
