@@ -28,6 +28,11 @@ examples:
   live --cut-on-beat 16 --record sets/friday   new classes every 16 beats; record the set
   live --export --replay sets/friday -o friday.mp4 --model biggan-deep-512   re-render the set
   live --no-window --ndi --link --cut-on-beat 4 --osc 9000   a headless party PC feeding the mixer
+  live --channels 2 --stems "drums=3-4,bass=5" --preset mine   stems on input channels 3-6 drive the matrix
+  live --export song.wav --stem drums=drums.wav -o song.mp4 --preset mine   the same from stem files
+
+presets: parameters plus [[modulation]] rows (source -> target, amount, curve), [bands] and [lfo1]..[lfo4];
+the packaged presets/default.toml lists every source, target and curve.
 
 models: biggan-deep-128|256|512 download once into the user cache (set LIVE_CACHE_DIR to move it);
 a directory holding config.json + pytorch_model.bin loads locally (use that offline)."""
@@ -96,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--ray: render actors (default one per GPU, else one per --worker-cpus CPUs)")
     g.add_argument("--worker-cpus", type=int, default=1, metavar="N",
                    help="--ray without GPUs: CPUs (engine threads) per actor (default 1)")
+    g.add_argument("--stem", action="append", metavar="NAME=FILE",
+                   help="a stem of the song (repeatable), e.g. --stem drums=drums.wav: NAME becomes a modulation "
+                        "source (its envelope) and onset_NAME; the same length as the song")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     _lyrics_flags(p)
     _live_flags(p)
@@ -131,6 +139,9 @@ def _live_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("-b", "--blocksize", type=int, default=512, metavar="N",
                    help="audio block in samples (default 512: ~12 ms; smaller = less latency, more CPU)")
     g.add_argument("--channels", type=int, metavar="N", help="input channels, mixed to mono (default: up to 2)")
+    g.add_argument("--stems", metavar="NAME=CH,...",
+                   help='stems on extra input channels, e.g. "drums=1-2,bass=3,vocals=4" (channels of the device, '
+                        "from 1; a range is mixed): each NAME becomes a modulation source and onset_NAME")
     g.add_argument("--fullscreen", action="store_true", help="start fullscreen (f toggles)")
     g.add_argument("--display", type=int, default=0, metavar="N", help="monitor to open the window on (default 0)")
     g.add_argument("--scale-filter", choices=["smooth", "nearest"], default="smooth",
@@ -170,9 +181,11 @@ def _vj_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--midi-map", metavar="FILE.toml",
                    help="CC -> parameter/action map ([cc] 7 = \"truncation\"); `m` (learn) saves into it")
     g.add_argument("--osc", metavar="[HOST:]PORT", help="listen for OSC: /live/<parameter> f, /live/preset s, "
-                   "/live/classes s, /live/freeze i, /live/cut, /live/tap (host 127.0.0.1 unless given)")
+                   "/live/classes s, /live/freeze i, /live/cut, /live/tap, /live/mod/<row>/amount f (host 127.0.0.1 unless "
+                   "given)")
     g.add_argument("--osc-out", metavar="HOST:PORT",
-                   help="send /live/features/flux, /power, /chroma (12) every frame and /beat on beats")
+                   help="send /live/features/flux, /power, /chroma (12) and /live/source/<name> (every modulation "
+                        "source) every frame and /beat on beats")
     g.add_argument("--cut-on-beat", type=int, metavar="N", help="new random classes every N beats (t taps); "
                    "each lands on its beat (scheduled ahead by the measured render-to-screen latency)")
     g.add_argument("--link", action="store_true", help="join the Ableton Link session: its tempo and beats drive "

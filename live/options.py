@@ -4,6 +4,7 @@ checked for NaN, infinity and range before anything slow starts), and nothing be
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,7 @@ class ExportOptions:
     quiet: bool = False
     cluster: ClusterOptions | None = None  # --ray
     flash_guard: bool = False  # --flash-guard on
+    stems: tuple[tuple[str, str], ...] = ()  # --stem NAME=FILE: (name, path)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -78,6 +80,7 @@ class InputOptions:
     samplerate: int | None = None
     blocksize: int = 512
     channels: int | None = None
+    stems: tuple[tuple[str, tuple[int, ...]], ...] = ()  # --stems: (name, 0-based channels)
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,11 @@ def export_options(ns) -> ExportOptions:
                                  number(ns.worker_cpus, "--worker-cpus", 1, 1024, integer=True))
     elif ns.workers is not None:
         raise LiveError("--workers is for --ray: add --ray (or drop --workers)")
-    return ExportOptions(output=ns.output, audio=audio, replay=tuple(ns.replay or ()),
+    stems = export_stems(ns.stem or ())
+    if stems and (ns.replay is not None or len(audio) > 1):
+        raise LiveError("--stem belongs to one song: export a song with its stems on its own (a replay has its "
+                        "recorded stems)")
+    return ExportOptions(output=ns.output, audio=audio, replay=tuple(ns.replay or ()), stems=stems,
                          fps=number(ns.fps, "--fps", 1, 240), start=number(ns.start, "--start", 0, math.inf),
                          duration=number(ns.duration, "--duration", 0, math.inf, above=True),
                          batch=number(ns.batch, "--batch", 1, 64, integer=True), save_latents=ns.save_latents,
@@ -194,7 +201,7 @@ def export_options(ns) -> ExportOptions:
 def live_options(ns) -> LiveOptions:
     inp = InputOptions(device=ns.device, samplerate=number(ns.samplerate, "--samplerate", 8000, 384000, True),
                        blocksize=number(ns.blocksize, "--blocksize", 0, 16384, True),
-                       channels=number(ns.channels, "--channels", 1, 64, True))
+                       channels=number(ns.channels, "--channels", 1, 64, True), stems=live_stems(ns.stems))
     if ns.no_window and ns.fullscreen:
         raise LiveError("--no-window and --fullscreen: pass one (headless runs have no window to fill)")
     window = WindowOptions(ns.fullscreen, number(ns.display, "--display", 0, 63, True), ns.scale_filter,
@@ -210,6 +217,39 @@ def live_options(ns) -> LiveOptions:
                        duration=number(ns.duration, "--duration", 0, math.inf, above=True),
                        display_rate=number(ns.display_rate, "--display-rate", 1, 480),
                        interpolate=ns.interpolate, flash_guard=ns.flash_guard)
+
+
+def export_stems(specs) -> tuple[tuple[str, str], ...]:
+    """--stem NAME=FILE (repeatable) -> ((name, path), ...); whether a name clashes with a source is checked
+    where the sources are known (live.analysis.sources.check_stem_names)."""
+    pairs = []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise LiveError(f"--stem {spec}: give NAME=FILE, e.g. --stem drums=drums.wav")
+        pairs.append((_stem_name(name.strip(), "--stem"), path.strip()))
+    return tuple(pairs)
+
+
+def live_stems(spec: str | None) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """--stems "drums=1-2,keys=3" -> (("drums", (0, 1)), ("keys", (2,))): 0-based channels of the device."""
+    if spec is None:
+        return ()
+    out = []
+    for part in spec.split(","):
+        name, sep, chans = part.strip().partition("=")
+        lo, dash, hi = chans.strip().partition("-")
+        if not sep or not lo.isdigit() or (dash and not hi.isdigit()) or int(lo) < 1 or int(hi or lo) < int(lo):
+            raise LiveError(f"--stems {spec}: give NAME=CHANNEL or NAME=FIRST-LAST (channels from 1), comma "
+                            'separated, e.g. "drums=1-2,bass=3"')
+        out.append((_stem_name(name.strip(), "--stems"), tuple(range(int(lo) - 1, int(hi or lo)))))
+    return tuple(out)
+
+
+def _stem_name(name: str, flag: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise LiveError(f"{flag}: stem name {name!r}: use a word of lower-case letters, digits and _ (e.g. drums)")
+    return name
 
 
 def _name(value: str | None, flag: str) -> str | None:

@@ -46,3 +46,31 @@ def write(path, y: np.ndarray, sr: int = SR, stereo: bool = False) -> str:
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
+
+
+def drums(sr: int = SR, seconds: float = 6.0, kick_every: float = 0.5, hat_every: float = 0.375,
+          hat_first: float = 0.125, seed: int = 0):
+    """A low kick (80 Hz, 60 ms decay) every kick_every s from 0.25 s and high hats (7-10 kHz noise, 10 ms
+    decay) every hat_every s from hat_first: two rhythms that meet only now and then.
+    Returns (kick, hats, kick times, hat times); the mix is kick + hats."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    kick, hats = np.zeros(n), np.zeros(n)
+    tk = np.arange(int(0.25 * sr)) / sr
+    shape = 0.8 * np.sin(2 * np.pi * 80 * tk) * np.exp(-tk / 0.06)
+    kicks = np.arange(0.25, seconds - 0.3, kick_every)
+    for k in kicks:
+        s = int(k * sr)
+        kick[s:s + len(shape)] += shape[:n - s]
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1 / sr)
+    spec[(f < 7000) | (f > 10000)] = 0
+    noise = np.fft.irfft(spec, n)
+    noise /= np.abs(noise).max()
+    hl = int(0.05 * sr)
+    decay = np.exp(-np.arange(hl) / (0.01 * sr))
+    ht = np.arange(hat_first, seconds - 0.3, hat_every)
+    for h in ht:
+        s = int(h * sr)
+        hats[s:s + hl] += 0.5 * noise[s:s + hl] * decay[:n - s]
+    return kick.astype(np.float32), hats.astype(np.float32), kicks, ht

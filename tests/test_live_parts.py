@@ -101,19 +101,27 @@ def key(k, uni="", mod=0):
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=k, unicode=uni, mod=mod, scancode=0))
 key(pygame.K_u, "u"); key(pygame.K_UP); key(pygame.K_DOWN, mod=pygame.KMOD_SHIFT); key(pygame.K_RIGHT)
 key(pygame.K_SPACE, " "); key(pygame.K_r, "r"); key(pygame.K_c, "c"); key(pygame.K_3, "3")
-key(pygame.K_h, "h"); key(pygame.K_SLASH, "?"); key(pygame.K_f, "f"); key(pygame.K_q, "q")
+key(pygame.K_h, "h"); key(pygame.K_SLASH, "?"); key(pygame.K_f, "f"); key(pygame.K_b, "b"); key(pygame.K_q, "q")
 acts = d.poll()
 print(acts)
 from live.control import actions as A
 assert acts == [A.Select("truncation"), A.Nudge(None, 1), A.Nudge(None, -5), A.Select(step=1),
                 A.ToggleFreeze(), A.NewSeed(), A.NewClasses(), A.LoadPreset(number=3), A.ToggleHud(),
-                A.ToggleHelp(), A.ToggleFullscreen(), A.Quit()], acts
+                A.ToggleHelp(), A.ToggleFullscreen(), A.ToggleMeters(), A.Quit()], acts
 d.toggle_hud(); d.toggle_help()
 import numpy as np
 frame = np.zeros((128, 128, 3), np.uint8); frame[:, :64] = 255
 d.show(frame, ["hud line"], level=0.5)
 px = pygame.display.get_surface().get_at((10, 500))
 assert tuple(px)[:3] == (255, 255, 255), px  # the frame is scaled to the 512 px canvas
+d.toggle_help()
+bar = (470, 10 + d.small_font.get_linesize() // 2)  # the first meter's bar, at the right edge
+for value, green in ((0.0, False), (1.0, False), (1.0, True)):
+    if green:
+        d.toggle_meters()  # b: the meter view of the sources
+    d.show(frame, ["hud line"], level=0.5, meters=(["bass", "high"], [value, 0.2]))
+    px = tuple(pygame.display.get_surface().get_at(bar))[:3]
+    assert (px == (60, 200, 90)) == green, (value, green, px)
 d.close()
 print("ok")
 """

@@ -30,7 +30,7 @@ def test_readme_osc_table_lists_exactly_the_addresses():
     assert sorted(r[0] for r in rows) == sorted(ADDRESSES)
     for address, args, _ in rows:  # each documented form parses into an action
         example = {"f": [0.5], "s or i": ["chill"], "s": ["jellyfish"]}.get(args, [])
-        assert isinstance(parse_message(address, example), A.Action), address
+        assert isinstance(parse_message(address.replace("<row>", "2"), example), A.Action), address
 
 
 def test_readme_midi_table_is_the_default_map_and_every_word_is_an_action():
@@ -40,9 +40,11 @@ def test_readme_midi_table_is_the_default_map_and_every_word_is_an_action():
         for cc in re.findall(r"\d+", ccs):
             documented[int(cc)] = word
     assert documented == DEFAULT_CC
-    assert {w for _, w, _ in rows} == set(PARAM_SPECS) | set(A.NAMED)
-    for word in documented.values():
+    assert {w for _, w, _ in rows} == set(PARAM_SPECS) | set(A.NAMED) | {"mod1`, `mod2`, ..."}
+    for word in list(documented.values()) + ["mod1", "mod2", f"mod{A.MOD_ROWS}"]:
         assert isinstance(A.named(word, "README"), A.Action)
+    with pytest.raises(LiveError):  # a row past the last word is no word
+        A.named(f"mod{A.MOD_ROWS + 1}", "README")
 
 
 def test_an_unknown_word_or_address_is_an_error_naming_its_source():
@@ -53,5 +55,6 @@ def test_an_unknown_word_or_address_is_an_error_naming_its_source():
 
 
 def test_walker_actions_are_the_recorded_kinds():
-    assert set(A.WALKER_ACTIONS) == {A.SetParams, A.SetClasses, A.Reseed, A.Freeze}
-    assert set(A.KINDS) == {"params", "classes", "reseed", "freeze"}
+    assert set(A.WALKER_ACTIONS) == {A.SetParams, A.SetClasses, A.Reseed, A.Freeze, A.SetMatrix, A.SetModAmount,
+                                     A.SetBeatClock}
+    assert set(A.KINDS) == {"params", "classes", "reseed", "freeze", "matrix", "mod_amount", "beat_clock"}

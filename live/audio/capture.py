@@ -1,7 +1,7 @@
 """Audio capture: a sounddevice InputStream feeding a lock-free ring buffer.
 
-The PortAudio callback only copies the block (mixed to mono) into a preallocated ring and stamps its capture
-time; one reader (the analysis thread) pulls samples out. Single writer, single reader: the writer publishes
+The PortAudio callback only copies the block (mixed to mono; with stems, one more column per stem, each the mean
+of its channels) into a preallocated ring and stamps its capture time; one reader (the analysis thread) pulls samples out. Single writer, single reader: the writer publishes
 a block by bumping counters after the data is in place, so the reader never needs a lock. A watchdog thread
 reopens the stream every `reopen_s` seconds after the device vanishes, so a set never stops on an unplug.
 """
@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from core.errors import LiveError
+from live.analysis.sources import check_stem_names
 
 _STAMPS = 256  # block time stamps kept (power of two); far more than the reader ever lags
 
@@ -74,12 +75,15 @@ class Ring:
 
     The writer puts the samples and the stamp in place first and bumps `blocks` last, so a reader that
     sees block b also sees its samples; no lock is shared with the audio thread.
+    `groups`: with stems, the input channels of each column ([mix channels, stem 1's, ...]); the ring then
+    holds [cap, len(groups)] and read() returns [n, len(groups)].
     """
 
-    def __init__(self, capacity: int, samplerate: int, margin: int = 4096):
+    def __init__(self, capacity: int, samplerate: int, margin: int = 4096, groups=None):
         self.cap = 1 << int(np.ceil(np.log2(max(capacity, 4 * margin))))
         self.sr, self.margin = samplerate, margin
-        self.buf = np.zeros(self.cap, np.float32)
+        self.groups = [list(g) for g in groups] if groups else None
+        self.buf = np.zeros(self.cap if not groups else (self.cap, len(groups)), np.float32)
         self.st_end = np.zeros(_STAMPS, np.int64)    # sample count after each block
         self.st_time = np.zeros(_STAMPS, np.float64)  # time.monotonic of each block's last sample
         self.written = 0  # samples written (writer only)
@@ -93,7 +97,12 @@ class Ring:
         w, buf = self.written, self.buf
         pos = w & (self.cap - 1)
         n1 = min(frames, self.cap - pos)
-        if indata.shape[1] == 1:
+        if self.groups is not None:
+            for col, chans in enumerate(self.groups):
+                np.mean(indata[:n1, chans], axis=1, out=buf[pos:pos + n1, col])
+                if n1 < frames:
+                    np.mean(indata[n1:, chans], axis=1, out=buf[:frames - n1, col])
+        elif indata.shape[1] == 1:
             np.copyto(buf[pos:pos + n1], indata[:n1, 0])
             if n1 < frames:
                 np.copyto(buf[:frames - n1], indata[n1:, 0])
@@ -133,7 +142,8 @@ class AudioInput:
 
     def __init__(self, device=None, samplerate: int | None = None, blocksize: int = 512,
                  channels: int | None = None, capacity_s: float = 4.0, reopen_s: float = 1.0,
-                 stall_s: float = 2.0):
+                 stall_s: float = 2.0, stems=()):
+        """`stems`: ((name, 0-based channels), ...) from --stems; read() then returns [n, 1 + stems]."""
         self.device_spec = device
         info = resolve_device(device)
         self.device_name = info["name"]
@@ -145,10 +155,22 @@ class AudioInput:
         if not 1 <= self.channels <= info["max_input_channels"]:
             raise LiveError(f"device {self.device_name!r} has {info['max_input_channels']} input channels, "
                             f"not {self.channels}: pass --channels 1..{info['max_input_channels']}")
+        self.stems = check_stem_names([name for name, _ in stems])
+        groups = None
+        if stems:
+            top = max(max(chans) for _, chans in stems) + 1
+            if top > info["max_input_channels"]:
+                raise LiveError(f"--stems: device {self.device_name!r} has {info['max_input_channels']} input "
+                                f"channels, a stem asks for channel {top}: choose channels 1–"
+                                f"{info['max_input_channels']} (`live -l` lists them)")
+            groups = [list(range(self.channels))] + [list(chans) for _, chans in stems]
+            self.stream_channels = max(self.channels, top)
+        else:
+            self.stream_channels = self.channels
         self.blocksize = int(blocksize)
         # A stream is stalled when no block came for stall_s (or 4 blocks, for huge blocks at low rates).
         self.reopen_s, self.stall_s = reopen_s, max(stall_s, 4 * self.blocksize / self.samplerate)
-        self.ring = Ring(int(capacity_s * self.samplerate), self.samplerate, 4 * max(self.blocksize, 1024))
+        self.ring = Ring(int(capacity_s * self.samplerate), self.samplerate, 4 * max(self.blocksize, 1024), groups)
         self.overflows = 0  # PortAudio input overflows (writer only)
         self.reopens = 0
         self._last_cb = 0.0
@@ -188,7 +210,7 @@ class AudioInput:
     def _open(self):
         sd = _sd()
         stream = sd.InputStream(samplerate=self.samplerate, blocksize=self.blocksize,
-                                device=resolve_device(self.device_spec)["index"], channels=self.channels,
+                                device=resolve_device(self.device_spec)["index"], channels=self.stream_channels,
                                 dtype="float32", latency="low", callback=self._callback)
         try:
             stream.start()

@@ -139,3 +139,22 @@ def _mono(frames) -> np.ndarray:
 def _planar(frames) -> np.ndarray:
     parts = [f.to_ndarray() for f in frames]
     return np.concatenate(parts, axis=1).astype(np.float32, copy=False) if parts else np.zeros((2, 0), np.float32)
+
+
+def with_stems(mix: Iterator[np.ndarray], stems: list[Iterator[np.ndarray]]) -> Iterator[np.ndarray]:
+    """Mono analysis blocks of the mix and of each stem (all at ANALYSIS_SR) as [n, 1 + stems] blocks, sample
+    aligned from 0; a stem that ends first is padded with silence, one that runs on is cut at the mix's end."""
+    pending = [np.zeros(0, np.float32) for _ in stems]
+    for block in mix:
+        n = len(block)
+        cols = [block]
+        for k, it in enumerate(stems):
+            while len(pending[k]) < n:
+                nxt = next(it, None)
+                if nxt is None:
+                    pending[k] = np.concatenate([pending[k], np.zeros(n - len(pending[k]), np.float32)])
+                    break
+                pending[k] = np.concatenate([pending[k], nxt])
+            cols.append(pending[k][:n])
+            pending[k] = pending[k][n:]
+        yield np.stack(cols, axis=1)

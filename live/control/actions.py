@@ -19,8 +19,8 @@ from typing import Any
 from core.errors import LiveError
 from live.config import PARAM_SPECS
 # The walker's actions are the vocabulary's lowest layer; re-exported so every control speaks one vocabulary.
-from live.walk.actions import (KINDS, WALKER_ACTIONS, Action, Event, Freeze, Reseed, SetClasses,  # noqa: F401
-                               SetParams, event_from_json, event_to_json)
+from live.walk.actions import (KINDS, WALKER_ACTIONS, Action, Event, Freeze, Reseed, SetBeatClock,  # noqa: F401
+                               SetClasses, SetMatrix, SetModAmount, SetParams, event_from_json, event_to_json)
 
 
 # ---- requests: resolved by the dispatcher ---------------------------------------------------------------------
@@ -30,6 +30,16 @@ class SetParam(Action):
     name: str
     value: Any
     source: str = ""
+
+
+@dataclass(frozen=True)
+class SetAmount(Action):
+    """A modulation row's amount (1-based row; OSC /live/mod/<row>/amount, a MIDI knob); out of its range:
+    clamped and reported, naming `source`."""
+    row: int
+    value: Any
+    source: str = ""
+    of_range: bool = False  # value 0..1 sweeps the row's amount range (a MIDI knob)
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,11 @@ class ToggleHelp(Action):
 
 
 @dataclass(frozen=True)
+class ToggleMeters(Action):
+    """The HUD's meters of the modulation sources (key b)."""
+
+
+@dataclass(frozen=True)
 class Quit(Action):
     pass
 
@@ -133,14 +148,25 @@ class Quit(Action):
 NAMED = {"cut": NewClasses(), "freeze": ToggleFreeze(), "reseed": NewSeed(), "tap": Tap(), "link": LinkSync()}
 
 
+MOD_ROWS = 64  # mod1 .. mod64: the words of the modulation rows' amounts
+
+
+def mod_row(word: str) -> int | None:
+    """'mod3' -> 3 (a modulation row's amount, selectable and MIDI-learnable like a parameter), else None."""
+    if word.startswith("mod") and word[3:].isdigit() and 1 <= int(word[3:]) <= MOD_ROWS:
+        return int(word[3:])
+    return None
+
+
 def named(word: str, source: str) -> Action:
-    """A parameter name (-> Select, for MIDI learn and maps) or a one-word action; LiveError naming `source`."""
-    if word in PARAM_SPECS:
+    """A parameter name or a row's word modN (-> Select, for MIDI learn and maps) or a one-word action;
+    LiveError naming `source`."""
+    if word in PARAM_SPECS or mod_row(word) is not None:
         return Select(word)
     if word in NAMED:
         return NAMED[word]
-    raise LiveError(f"{source}: unknown action {word!r} — use a parameter ({', '.join(PARAM_SPECS)}) "
-                    f"or an action ({', '.join(NAMED)})")
+    raise LiveError(f"{source}: unknown action {word!r} — use a parameter ({', '.join(PARAM_SPECS)}), "
+                    f"a modulation row's amount (mod1, mod2, ...) or an action ({', '.join(NAMED)})")
 
 
 def word_of(action: Action) -> str | None:

@@ -21,6 +21,7 @@ from live import classes as cls
 from live.config import PARAM_SPECS
 from live.control import actions as A
 from live.control.look import Look, Result
+from live.walk.modulation import amount_range
 
 
 class Inbox:
@@ -57,7 +58,9 @@ class Dispatcher:
         self._reports: dict[str, Throttled] = {}  # per input: "OSC", "MIDI"
         self._table: dict[type, Callable[[A.Action], Result]] = {
             A.SetParam: self._set_param, A.Nudge: lambda a: self.look.nudge(a.name or self.look.selected, a.steps),
-            A.Select: lambda a: self.look.select(a.name, a.step),
+            A.Select: lambda a: self._reported(self.look.select, a.name, a.step),
+            A.SetAmount: self._set_amount, A.SetMatrix: lambda a: self.look.set_matrix(a.matrix),
+            A.SetModAmount: lambda a: self._reported(self.look.set_amount, a.row, a.amount),
             A.LoadPreset: self._load_preset, A.ChooseClasses: self._choose_classes,
             A.NewClasses: lambda a: self.look.new_classes(), A.NewSeed: lambda a: self.look.reseed(),
             A.ToggleFreeze: lambda a: self.look.freeze(), A.Freeze: lambda a: self.look.freeze(a.on),
@@ -70,6 +73,7 @@ class Dispatcher:
             A.Report: lambda a: ([], warn(a.text)),
             A.ToggleFullscreen: lambda a: self._window("toggle_fullscreen"),
             A.ToggleHud: lambda a: self._window("toggle_hud"), A.ToggleHelp: lambda a: self._window("toggle_help"),
+            A.ToggleMeters: lambda a: self._window("toggle_meters"),
             A.Quit: self._quit,
         }
 
@@ -99,7 +103,7 @@ class Dispatcher:
 
     def _learn_target(self, action: A.Action) -> str | None:
         if isinstance(action, A.Select) and action.name is None:  # Left/Right: the parameter it selects
-            names = list(PARAM_SPECS)
+            names = self.look.selectable()
             return names[(names.index(self.look.selected) + action.step) % len(names)]
         return A.word_of(action)
 
@@ -108,17 +112,46 @@ class Dispatcher:
         spec = PARAM_SPECS.get(a.name)
         if spec is None:
             return [], self._warn(a.source, f"unknown parameter '{a.name}' — known: {', '.join(PARAM_SPECS)}")
-        try:
-            value = float(a.value)
-        except (TypeError, ValueError):
-            return [], self._warn(a.source, f"{a.name} {a.value!r} is not a number — ignored")
-        if not math.isfinite(value):
-            return [], self._warn(a.source, f"{a.name} {value} is not a finite number — ignored")
+        value, bad = self._number(a.source, a.name, a.value)
+        if bad:
+            return [], bad
         clamped = min(spec.max, max(spec.min, value))
         actions, toast = self.look.set_value(a.name, clamped)
         if clamped != value:
             toast = self._warn(a.source, f"{a.name} {value:g} is out of range {spec.min:g}–{spec.max:g}, "
                                          f"clamped to {clamped:g}")
+        return actions, toast
+
+    def _number(self, source: str, what: str, value) -> tuple[float, str]:
+        """(value as a float, '') or (nan, the reported toast) for what a knob or a message sent."""
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            return math.nan, self._warn(source, f"{what} {value!r} is not a number — ignored")
+        if not math.isfinite(x):
+            return math.nan, self._warn(source, f"{what} {x} is not a finite number — ignored")
+        return x, ""
+
+    @staticmethod
+    def _reported(method, *args) -> Result:
+        try:
+            return method(*args)
+        except LiveError as e:
+            return [], warn(str(e))
+
+    def _set_amount(self, a: A.SetAmount) -> Result:
+        rows = self.look.matrix.rows
+        if not 1 <= a.row <= len(rows):
+            return [], self._warn(a.source, f"no modulation row {a.row} (preset {self.look.preset} has {len(rows)})")
+        value, bad = self._number(a.source, "amount", a.value)
+        if bad:
+            return [], bad
+        lo, hi = amount_range(rows[a.row - 1].target)
+        if a.of_range:
+            value = lo + value * (hi - lo)
+        actions, toast = self.look.set_amount(a.row, value)
+        if not lo <= value <= hi:
+            toast = self._warn(a.source, f"mod{a.row} amount {value:g} is out of range {lo:g}–{hi:g}, clamped")
         return actions, toast
 
     def _choose_classes(self, a: A.ChooseClasses) -> Result:

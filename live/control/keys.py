@@ -14,7 +14,7 @@ PARAM_KEYS = {"p": "pitch_sensitivity", "e": "tempo_sensitivity", "j": "jitter",
 KEYS: dict[str, A.Action] = {
     "q": A.Quit(), "escape": A.Quit(), "f": A.ToggleFullscreen(), "h": A.ToggleHud(), "?": A.ToggleHelp(),
     "space": A.ToggleFreeze(), "r": A.NewSeed(), "c": A.NewClasses(), "t": A.Tap(), "m": A.MidiLearn(),
-    "l": A.LinkSync(),
+    "l": A.LinkSync(), "b": A.ToggleMeters(),
     **{str(n): A.LoadPreset(number=n) for n in range(1, 10)},
     **{letter: A.Select(name) for letter, name in PARAM_KEYS.items()},
     "left": A.Select(step=-1), "right": A.Select(step=1), "up": A.Nudge(None, 1), "down": A.Nudge(None, -1),
@@ -26,6 +26,7 @@ HELP_ROWS = [
     ("f", ["f"], "fullscreen on/off"),
     ("h", ["h"], "HUD: fps, latency, input level, classes"),
     ("?", ["?"], "this key list"),
+    ("b", ["b"], "meters of the modulation sources (bands, onsets, beat, LFOs, stems...)"),
     ("space", ["space"], "freeze / unfreeze the image"),
     ("r", ["r"], "reseed the walk"),
     ("c", ["c"], "pick new random classes"),
@@ -35,8 +36,8 @@ HELP_ROWS = [
     ("l", ["l"], "Ableton Link on/off (its tempo and beats drive the cuts while it has peers)"),
     (" ".join(PARAM_KEYS), list(PARAM_KEYS), "select a look parameter: pitch sensitivity, tempo (e) "
      "sensitivity,\n               jitter, truncation (u), smooth factor, number of classes"),
-    ("Left/Right", ["left", "right"], "select the previous / next parameter"),
-    ("Up/Down", ["up", "down"], "raise / lower the selected parameter (Shift: 5x step)"),
+    ("Left/Right", ["left", "right"], "select the previous / next parameter or modulation row's amount"),
+    ("Up/Down", ["up", "down"], "raise / lower the selected one (Shift: 5x step)"),
 ]
 KEY_HELP = "keys (live window):\n" + "\n".join(f"  {label:<12} {what}" for label, _, what in HELP_ROWS)
 

@@ -9,6 +9,7 @@ press a parameter key or an action key) or write a map file:
   [cc]
   7 = "truncation"          # a parameter: 0-127 sweeps its whole range
   64 = "freeze"             # an action, fired on press (value >= 64): cut, freeze, reseed, tap
+  8 = "mod1"                # a modulation row's amount (row 1 of the preset in force): 0-127 sweeps its range
   [program]
   0 = "chill"               # optional: program -> preset name (default: by order)
 Learned controls are saved to --midi-map FILE, else to the user map (midi.toml in the user config folder),
@@ -102,9 +103,12 @@ class MidiControl:
         if msg.type == "control_change":
             if self.learning is not None:
                 self.learning = msg.control
-                return None, (f"MIDI learn: CC {msg.control} — press a parameter key (p e j u s n) "
-                              "or c, space, r, t")
+                return None, (f"MIDI learn: CC {msg.control} — press a parameter key (p e j u s n), "
+                              "c, space, r, t, or Left/Right onto a modulation row")
             word = self.map.cc.get(msg.control)
+            row = A.mod_row(word) if isinstance(word, str) else None
+            if row is not None:
+                return A.SetAmount(row, msg.value / 127, f"MIDI CC {msg.control}", of_range=True), ""
             if word in PARAM_SPECS:
                 spec = PARAM_SPECS[word]
                 value = spec.min + msg.value / 127 * (spec.max - spec.min)

@@ -7,8 +7,10 @@ In (UDP, on its own thread; every message becomes an action for the main thread,
   /live/freeze i        1 freezes, 0 runs (no argument toggles)
   /live/link i          1 joins the Ableton Link session, 0 leaves it (no argument toggles)
   /live/cut             new random classes          /live/reseed   new seed     /live/tap   tap tempo
-Out (one datagram per feature frame, ~43 a second):
+  /live/mod/<row>/amount f   the amount of the preset's modulation row <row> (1-based)
+Out (per feature frame, ~43 a second):
   /live/features/flux f, /live/features/power f, /live/features/chroma f×12 (C..B),
+  /live/source/<name> f for every modulation source, in one bundle,
   /live/features/beat i f on each beat (beat count, BPM; BPM 0 while unknown; on Link's beats while it leads),
   /live/status/render_fps, display_fps, images_fps, latency_ms f, /live/status/link f i (tempo, peers),
   /live/status/output/<kind> i i (sent, dropped) once a second
@@ -21,10 +23,13 @@ the first at once, then at most one line every 5 s with their count (core.report
 from __future__ import annotations
 
 import heapq
+import re
 import select
 import socket
+import struct
 import threading
 import time
+from typing import NamedTuple
 
 from pythonosc import osc_bundle, osc_message, osc_packet
 from pythonosc.parsing import osc_types
@@ -183,6 +188,16 @@ def _check(dgram: bytes, depth: int = 0) -> None:
         raise osc_types.ParseError("neither an OSC message nor a bundle")
 
 
+class _Datagram(NamedTuple):
+    dgram: bytes
+
+
+def _osc_string(s: str) -> bytes:
+    """An OSC string: ASCII, NUL-terminated, padded to a multiple of 4 bytes."""
+    b = s.encode("ascii") + b"\0"
+    return b + b"\0" * (-len(b) % 4)
+
+
 def _number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -235,19 +250,28 @@ def _bad(source: str, args, want: str) -> LiveError:
     return LiveError(f"{source}: expected {want}, got {shown} — ignored")
 
 
+def _amount(args, source):
+    if len(args) != 1 or not _number(args[0]):
+        raise _bad(source, args, "one number")
+    row = int(re.fullmatch(r"/live/mod/(\d+)/amount", source[len("OSC "):]).group(1))
+    return A.SetAmount(row, args[0], source)
+
+
+MOD_ADDRESS = "/live/mod/<row>/amount"  # <row>: a row's number, 1-based
+
 # Address -> parser of its arguments; README's OSC list is checked against this table by a test.
 ADDRESSES = {**{f"/live/{name}": _param(name) for name in PARAM_SPECS},
              **{f"/live/{word}": _word(word) for word in A.NAMED},
              # these replace the one-word forms: 1 on, 0 off, no argument toggles
              "/live/freeze": _switch(lambda on: A.ToggleFreeze() if on is None else A.Freeze(on)),
              "/live/link": _switch(A.LinkSync),
-             "/live/preset": _preset, "/live/classes": _classes}
+             "/live/preset": _preset, "/live/classes": _classes, MOD_ADDRESS: _amount}
 
 
 def parse_message(address: str, args) -> A.Action | None:
     """One OSC message -> an action (None: a button's release); LiveError (one line, naming the address) when it is malformed."""
-    parse = ADDRESSES.get(address)
-    if parse is None:
+    parse = _amount if re.fullmatch(r"/live/mod/\d+/amount", address) else ADDRESSES.get(address)
+    if parse is None or address == MOD_ADDRESS:
         raise LiveError(f"OSC: unknown address {address} — use {', '.join(ADDRESSES)}")
     return parse(list(args), f"OSC {address}")
 
@@ -264,6 +288,7 @@ class OscOut:
         except OSError as e:
             raise LiveError(f"--osc-out {spec}: cannot send there ({e.strerror})") from None
         self.errors = 0
+        self._packed = None
 
     def send(self, frame, beat: bool, beats: int, bpm: float | None) -> None:
         try:
@@ -274,6 +299,24 @@ class OscOut:
                 self.beat(beats, bpm)
         except OSError:
             self.errors += 1  # e.g. network down: drop the frame, never stall the analysis
+
+    def sources(self, names, values) -> None:
+        """/live/source/<name> f for every source, as one OSC bundle (one datagram) per frame. The bundle's
+        fixed part is packed once per set of names; each frame packs only the floats (python-osc's builders
+        cost ~0.5 ms a frame on the analysis thread)."""
+        if self._packed is None or self._packed[0] != tuple(names):
+            parts = [_osc_string(f"/live/source/{n}") + _osc_string(",f") for n in names]
+            head = b"#bundle\0" + struct.pack(">Q", 1)  # time tag 1: immediately
+            fmt = ">" + "".join(f"i{len(p)}sf" for p in parts)
+            self._packed = (tuple(names), head, struct.Struct(fmt), parts)
+        _, head, st, parts = self._packed
+        args = []
+        for part, value in zip(parts, values):
+            args += [len(part) + 4, part, float(value)]
+        try:
+            self.client.send(_Datagram(head + st.pack(*args)))  # send() takes anything with .dgram
+        except OSError:
+            self.errors += 1
 
     def beat(self, beats: int, bpm: float | None) -> None:
         """/live/features/beat (beat count, BPM): from the tracker's frames, or on Link's beats."""

@@ -1,4 +1,5 @@
-"""Presets: TOML files of walker parameters (plus classes and seed), found by name or path, validated with
+"""Presets: TOML files of walker parameters (plus classes, seed and the modulation matrix, live.control.modpreset),
+found by name or path, validated with
 errors that name the file, the line and the field; and their hot reload while a set runs (PresetWatcher polls
 the files' mtimes about once a second: a few stat calls, on every OS and filesystem, no extra thread;
 PresetReloader decides what a change means for the running look).
@@ -16,7 +17,9 @@ from typing import Any
 
 from core.errors import LiveError, warn
 from live.config import PARAM_SPECS, check_value, line_of, read_toml
-from live.control.actions import Action, ChooseClasses, Reseed, SetParam
+from live.control.actions import Action, ChooseClasses, Reseed, SetMatrix, SetParam
+from live.control.modpreset import KEYS as MATRIX_KEYS, read_matrix
+from live.walk.modulation import Matrix
 
 # Keys a preset may hold besides the parameters.
 EXTRA_KEYS = {"classes": "comma list of ImageNet class names or ids", "seed": "random seed (integer >= 0)"}
@@ -72,14 +75,18 @@ def preset_path(name: str) -> Path | None:
 
 
 def read_preset(name_or_path: str) -> dict:
-    """Read and validate a preset: {param: value, ...} plus optional 'classes' (str) and 'seed' (int).
+    """Read and validate a preset: {param: value, ...} plus optional 'classes' (str), 'seed' (int) and 'matrix'
+    (a live.walk.modulation.Matrix, when the file has rows, [bands] or [lfoN]).
 
     Only the keys present in the file are returned; make_params fills in the defaults.
     """
     path = find_preset(name_or_path)
     raw, text = read_toml(path, f"preset {path.name}")
     out: dict[str, Any] = {}
-    known = list(PARAM_SPECS) + list(EXTRA_KEYS)
+    known = list(PARAM_SPECS) + list(EXTRA_KEYS) + list(MATRIX_KEYS)
+    matrix = read_matrix(raw, text, f"preset {path.name}")
+    if matrix is not None:
+        out["matrix"] = matrix
     for key, value in raw.items():
         where = f"preset {path.name}{line_of(text, key)}:"
         if key in PARAM_SPECS:
@@ -90,6 +97,8 @@ def read_preset(name_or_path: str) -> dict:
             out[key] = value
         elif key == "classes":
             out[key] = _check_classes(value, where)
+        elif key in MATRIX_KEYS:
+            pass  # read above
         else:
             hint = difflib.get_close_matches(key, known, n=1)
             hint_s = f"did you mean {hint[0]}? " if hint else ""
@@ -209,4 +218,6 @@ class PresetReloader:
             actions.append(ChooseClasses(new["classes"], source))
         if new.get("seed") != old.get("seed") and "seed" in new:
             actions.append(Reseed(new["seed"]))
+        if new.get("matrix", Matrix()) != old.get("matrix", Matrix()):
+            actions.append(SetMatrix(new.get("matrix", Matrix())))
         return actions, f"preset {p.stem} reloaded"

@@ -1,7 +1,8 @@
 """The VJ rig of live mode in one object: OSC in/out, MIDI, beat tracking and beat cuts, tap tempo, preset
 hot reload, recording. The runtime calls it from two threads:
 
-  analysis thread: on_frame(frame, t_capture) for every feature frame (beat, tap, OSC out); recorder hooks
+  analysis thread: on_frame(frame, t_capture, sources) for every feature frame (beat, tap, OSC out);
+                   recorder hooks
   main thread:     actions() (queued OSC/MIDI actions and planned beat cuts, for the dispatcher), tap() for
                    Tap actions, set_link() for Link on/off, tick(preset) about every frame (hot reload,
                    recorder errors), hud(), cut_time() for the presenter (a held Link cut's beat, re-timed)
@@ -107,8 +108,9 @@ class VJ:
             self.recorder.close()
 
     # ---- analysis thread --------------------------------------------------------------------------------
-    def on_frame(self, frame, t_capture: float) -> None:
-        """Every feature frame; t_capture is the time.monotonic at which its last sample was captured."""
+    def on_frame(self, frame, t_capture: float, sources=None) -> None:
+        """Every feature frame; t_capture is the time.monotonic at which its last sample was captured;
+        sources: the frame's modulation sources (live.analysis.sources.Sources), sent to OSC out."""
         while self._taps:  # monotonic -> audio time through this frame's capture time
             self.beat.tap(frame.time_s + (self._taps.popleft() - t_capture))
         beat = self.beat
@@ -125,11 +127,20 @@ class VJ:
                                       beat.period or 0.5, self.cut_beats)
         if self.osc_out is not None:  # beats from Link go out on the Link thread, on the beat
             self.osc_out.send(frame, is_beat and not self.link_leads(), beat.beats, beat.bpm)
+            if sources is not None:
+                self.osc_out.sources(sources.names, sources.values)
 
     # ---- Link ----------------------------------------------------------------------------------------------
     def link_leads(self) -> bool:
         """Link drives beat cuts and beat messages while its session has other peers."""
         return self.link is not None and self.link.state().peers > 0
+
+    def beat_clock(self, t: float) -> tuple[float, float] | None:
+        """(Link's beat at time.monotonic t, its tempo) while Link leads, else None (the tracker leads)."""
+        if not self.link_leads():
+            return None
+        st = self.link.state()
+        return st.beat_at(t), st.tempo
 
     def _link_beat(self, beat: int, bpm: float) -> None:
         if self.osc_out is not None and self.link_leads():

@@ -19,7 +19,7 @@ from typing import Callable
 
 from core import signals
 from core.errors import LiveError, first_line
-from live.export.local import LocalExecutor, guard_key, model_id, write_segment
+from live.export.local import DEFAULT_MODEL, LocalExecutor, guard_key, model_id, write_segment
 from live.export.workdir import Segment
 from live.walk.trajectory import Latents
 
@@ -75,7 +75,7 @@ def _ray(address: str):
 class RayExecutor:
     def __init__(self, opts, engine_opts, batch: int, guard: bool = False):
         ray = self.ray = _ray(opts.address)
-        self.batch, self.model, self.guard = int(batch), engine_opts.model or "biggan-deep-512", guard
+        self.batch, self.model, self.guard = int(batch), engine_opts.model or DEFAULT_MODEL, guard
         self._started = not ray.is_initialized()
         try:
             if self._started:

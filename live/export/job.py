@@ -21,11 +21,14 @@ from live.config import WalkerParams
 from live.recordings import latents as latents_file
 from live.export.mux import write_mp4
 from live.export.workdir import WorkDir, plan, work_key
+from live.analysis.sources import check_stem_names
+from live.walk.modulation import Matrix
 from live.walk.steering import Steering, schedule_events
 from live.walk.trajectory import Latents, frame_trajectory
 
 MP4_SUFFIXES = (".mp4", ".m4v")  # both name MP4 files
 MP4_HINT = "live writes MP4 (H.264 + AAC): name the output .mp4"
+STEM_TOLERANCE_S = 0.1  # a stem may differ this much from the song's length (encoder padding)
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,16 @@ class ExportJob:
     schedule: object = None  # LRC lyrics: changes() -> [(song time, class ids)]
     source: object = None  # replay (live.recordings.replay.ReplaySource): its recorded audio and events
     model: Optional[str] = None  # --model NAME|DIR: a folder's files are inputs no output may replace
+    matrix: Matrix = Matrix()  # the preset's modulation
+    stems: tuple = ()  # --stem: (name, path) pairs, each as long as the song
+    directions: object = None  # the model's latent directions (engine.directions) when the matrix uses them
 
 
 class Prepared(NamedTuple):
     info: decode.AudioInfo
     duration: float  # seconds of video
     frames: int
+    stems: tuple = ()  # the --stem files' AudioInfo, in the job's order
 
 
 def frame_count(info_duration: float, start: float, duration: Optional[float], fps: float) -> tuple[float, int]:
@@ -75,9 +82,15 @@ def prepare(job: ExportJob) -> Prepared:
     """Everything a user can get wrong, checked before the (slow) model load."""
     check_paths(job.output, job.save_latents, job.audio, job.model,
                 str(job.source.rec.dir) if job.source is not None else None)
+    check_stem_names([name for name, _ in job.stems])
     info = decode.probe(job.audio)
+    stems = tuple(decode.probe(path) for _, path in job.stems)
+    for (name, path), stem in zip(job.stems, stems):
+        if abs(stem.duration_s - info.duration_s) > STEM_TOLERANCE_S:
+            raise LiveError(f"--stem {name}={path}: {stem.duration_s:.2f} s long, the song {info.duration_s:.2f} s "
+                            "— a stem must be as long as the song (export the stems from the same session)")
     dur, n_frames = frame_count(info.duration_s, job.start, job.duration, job.fps)
-    return Prepared(info, dur, n_frames)
+    return Prepared(info, dur, n_frames, stems)
 
 
 def trajectory(job: ExportJob, prep: Prepared) -> Latents:
@@ -85,9 +98,13 @@ def trajectory(job: ExportJob, prep: Prepared) -> Latents:
     if job.source is not None:  # a recording: its audio at its rate, its events at their samples
         blocks, push = job.source.analysis_blocks(), job.source.push
     else:  # lyric lines are class events at their samples, as in live mode and replay
-        steer = Steering(decode.ANALYSIS_SR, job.params, job.classes, job.seed)
+        steer = Steering(decode.ANALYSIS_SR, job.params, job.classes, job.seed, matrix=job.matrix,
+                         stems=tuple(name for name, _ in job.stems), directions=job.directions)
         events = schedule_events(job.schedule, decode.ANALYSIS_SR)
         blocks = (mono for mono, _ in decode.blocks(prep.info, planar=False))
+        if job.stems:
+            blocks = decode.with_stems(blocks, [(m for m, _ in decode.blocks(stem, planar=False))
+                                                for stem in prep.stems])
         push = lambda mono: steer.feed(mono, events)  # noqa: E731
     return frame_trajectory(blocks, push, job.start, job.fps, prep.frames, job.audio)
 

@@ -20,6 +20,8 @@ from live.export.workdir import Segment
 from live.show.flashguard import FlashGuard
 from live.walk.trajectory import Latents
 
+DEFAULT_MODEL = "biggan-deep-512"  # export renders at full resolution unless --model says otherwise
+
 _END = object()  # the end of one segment's frames
 _DONE = object()  # no more segments
 

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from core.errors import LiveError
+from live.export.local import DEFAULT_MODEL
 from live.export.job import ExportJob, Prepared, check_paths, prepare
 
 
@@ -88,6 +89,9 @@ def export_jobs(opts, look_opts, engine_opts, folders: OutputFolders) -> list[tu
 
         sources = [replay_source(inp, look_opts, log_steps=bool(npz)) for inp, (_, npz) in zip(opts.replay, paths)]
         folders.make(out_folders)
+        if any(src.rec.uses_dirs() for src in sources):
+            for src in sources:
+                src.steering.set_directions(_directions(engine_opts))
         jobs = [ExportJob(audio=str(src.rec.wav), params=look.params, classes=look.classes, seed=look.seed,
                           source=src, **kw) for src, kw in zip(sources, common) for look in [src.rec.look()]]
     else:
@@ -99,6 +103,15 @@ def export_jobs(opts, look_opts, engine_opts, folders: OutputFolders) -> list[tu
         for audio, (mp4, npz) in zip(opts.audio, paths):
             check_paths(mp4, npz, audio, engine_opts.model)  # before the lyrics' text model loads
         look = start_look(look_opts, quiet=opts.quiet)
+        directions = _directions(engine_opts) if look.matrix.uses_dirs() else None
         jobs = [ExportJob(audio=audio, params=look.params, classes=look.classes, seed=look.seed,
-                          schedule=look.schedule, **kw) for audio, kw in zip(opts.audio, common)]
+                          schedule=look.schedule, matrix=look.matrix, stems=opts.stems, directions=directions, **kw)
+                for audio, kw in zip(opts.audio, common)]
     return [(job, prepare(job)) for job in jobs]
+
+
+def _directions(engine_opts):
+    """The model's latent directions for the matrix's dir1..dir8 rows (computed once per model, cached)."""
+    from engine.directions import latent_directions
+
+    return latent_directions(engine_opts.model or DEFAULT_MODEL)

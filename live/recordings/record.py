@@ -1,4 +1,5 @@
-"""Record a live set: DIR/audio.wav, events.jsonl, session.json, latents.npz (`live --record DIR`).
+"""Record a live set: DIR/audio.wav, events.jsonl, session.json, latents.npz (`live --record DIR`), and
+stems.wav (one channel per stem, session.json names them) when the set has stems.
 
 audio.wav is exactly the float32 input the analysis consumed, so a replay computes the same features.
 The analysis thread only queues copies; a writer thread does the disk work. The WAV header is rewritten
@@ -95,6 +96,8 @@ class Recorder:
                                 started=datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
             write_json_atomic(d / "session.json", self.session)
             self.wav = WavWriter(d / "audio.wav", sr)
+            stems = len(session.get("stems", ()))
+            self.stems = WavWriter(d / "stems.wav", sr, stems) if stems else None
             self._events = open(d / "events.jsonl", "w")
             self._spool = open(d / "latents.spool", "wb")
         except OSError as e:
@@ -112,6 +115,10 @@ class Recorder:
 
     # ---- analysis thread: queue and return ---------------------------------------------------------
     def audio(self, x: np.ndarray) -> None:
+        """The analysed samples: mono, or [n, 1 + stems] (the mix, then the stems)."""
+        if x.ndim == 2:
+            self._q.put(("t", np.array(x[:, 1:], np.float32)))
+            x = x[:, 0]
         self._q.put(("a", np.array(x, np.float32)))
 
     def event(self, ev: Event) -> None:
@@ -140,7 +147,9 @@ class Recorder:
             if self.error is None and now - last_sync >= 1.0:
                 last_sync = now
                 try:
-                    self.wav.sync()
+                    for wav in (self.wav, self.stems):
+                        if wav is not None:
+                            wav.sync()
                 except OSError as e:
                     self.error = f"recording stopped: cannot write {self.dir} ({e.strerror})"
 
@@ -148,6 +157,8 @@ class Recorder:
         kind, data = item
         if kind == "a":
             self.wav.write(data)
+        elif kind == "t":
+            self.stems.write(data)
         elif kind == "e":
             self._events.write(event_to_json(data, self.sr) + "\n")
             self._events.flush()
@@ -160,9 +171,10 @@ class Recorder:
         """Drain the queue, finish audio.wav, write latents.npz and the final session.json."""
         self._q.put("stop")
         self._thread.join()
-        for f in (self.wav, self._events, self._spool):
+        for f in (self.wav, self.stems, self._events, self._spool):
             try:
-                f.close()
+                if f is not None:
+                    f.close()
             except OSError:
                 pass
         try:

@@ -1,9 +1,10 @@
 """Replay a recorded set (`live --export --replay DIR`): the recorded audio through the same Steering.
 
-The analysis reads audio.wav exactly (float32 at the captured rate, via soundfile) and applies events.jsonl
-at their sample positions, so the walker takes the recorded steps whatever model renders them. latents.npz
-is never read. An interrupted recording replays up to its last complete second; a torn last event line (no
-newline, not JSON) is ignored, any other bad line is an error naming events.jsonl:N.
+The analysis reads audio.wav exactly (float32 at the captured rate, via soundfile; and stems.wav beside it when
+the set had stems) and applies events.jsonl at their sample positions, so the walker takes the recorded steps
+whatever model renders them. latents.npz is never read. An interrupted recording replays up to its last
+complete second; a torn last event line (no newline, not JSON) is ignored, any other bad line is an error
+naming events.jsonl:N.
 
 --save-latents with --replay writes one row per walker step (z, c, t, time_s), like the recorded
 latents.npz, not one per video frame as a plain export does: that is what "same trajectory" compares.
@@ -20,8 +21,9 @@ import soundfile as sf
 
 from live.config import WalkerParams
 from core.errors import LiveError, warn
-from live.walk.actions import Event, SetClasses, event_from_json
+from live.walk.actions import Event, SetClasses, SetMatrix, event_from_json
 from live.recordings.latents import LatentLog
+from live.walk.modulation import Matrix
 from live.walk.steering import StartLook, Steering
 
 
@@ -35,9 +37,17 @@ class Recording:
     seed: int
     events: list
     session: dict
+    matrix: Matrix = Matrix()
+    stems: tuple = ()  # stem names: the channels of stems.wav
 
     def look(self):
-        return StartLook(self.params, self.classes, self.seed, str(self.session.get("preset", "default")), True)
+        return StartLook(self.params, self.classes, self.seed, str(self.session.get("preset", "default")), True,
+                         matrix=self.matrix)
+
+    def uses_dirs(self) -> bool:
+        """Whether the set's matrix ever routed to dir1..dir8 (the replay then needs the model's directions)."""
+        return self.matrix.uses_dirs() or any(isinstance(e.action, SetMatrix) and e.action.matrix.uses_dirs()
+                                              for e in self.events)
 
 
 def load_recording(directory: str) -> Recording:
@@ -51,6 +61,8 @@ def load_recording(directory: str) -> Recording:
         session = json.loads((d / "session.json").read_text())
         params = WalkerParams(**session["params"])
         classes, seed = list(SetClasses(tuple(session["classes"])).ids), int(session["seed"])
+        matrix = Matrix.from_json(session["matrix"]) if "matrix" in session else Matrix()
+        stems = tuple(str(s) for s in session.get("stems", ()))
     except (ValueError, KeyError, TypeError, LiveError) as e:
         raise LiveError(f"--replay {directory}: session.json is unreadable ({e}) — was it edited?") from None
     try:
@@ -59,7 +71,10 @@ def load_recording(directory: str) -> Recording:
         raise LiveError(f"--replay {directory}: audio.wav is unreadable ({e})") from None
     if sr < 8000:
         raise LiveError(f"--replay {directory}: audio.wav runs at {sr} Hz, below the 8000 Hz the analysis needs")
-    return Recording(d, d / "audio.wav", sr, params, classes, seed, read_events(d / "events.jsonl"), session)
+    if stems and not (d / "stems.wav").is_file():
+        raise LiveError(f"--replay {directory}: stems.wav is missing (the set had stems {', '.join(stems)})")
+    return Recording(d, d / "audio.wav", sr, params, classes, seed, read_events(d / "events.jsonl"), session,
+                     matrix, stems)
 
 
 def read_events(path: Path) -> list[Event]:
@@ -97,10 +112,11 @@ class ReplaySource:
 
     def __init__(self, rec: Recording, log_steps: bool = False, block: int = 4096):
         self.rec, self.block = rec, block
-        self.steering = Steering(rec.sr, rec.params, rec.classes, rec.seed)
+        self.steering = Steering(rec.sr, rec.params, rec.classes, rec.seed, matrix=rec.matrix, stems=rec.stems)
         self.events = deque(rec.events)
         self.log = LatentLog(timed=True) if log_steps else None
         self._file = sf.SoundFile(str(rec.wav))
+        self._stems = sf.SoundFile(str(rec.dir / "stems.wav")) if rec.stems else None
         self.frames = self._file.frames
 
     def push(self, mono: np.ndarray) -> list:
@@ -113,7 +129,13 @@ class ReplaySource:
     def _read(self, upto: int) -> np.ndarray:
         n = max(0, min(upto, self.frames) - self._file.tell())
         x = self._file.read(n, dtype="float32", always_2d=True)
-        return x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
+        mono = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
+        if self._stems is None:
+            return mono
+        st = self._stems.read(n, dtype="float32", always_2d=True)  # written in step with audio.wav
+        if len(st) < n:  # a set cut by a crash: the stems' last second may be shorter
+            st = np.concatenate([st, np.zeros((n - len(st), st.shape[1]), np.float32)])
+        return np.concatenate([mono[:, None], st], axis=1)
 
     def analysis_blocks(self):
         """The recorded samples, read exactly, block by block (the export stops once its frames are known)."""
@@ -126,6 +148,8 @@ class ReplaySource:
         for mono in self.analysis_blocks():
             self.push(mono)
         self._file.close()
+        if self._stems is not None:
+            self._stems.close()
         if save_latents and self.log is not None:
             self.log.save(save_latents)
 

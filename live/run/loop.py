@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from core.dims import NUM_CLASSES, Z_DIM
-from core.errors import warn
+from core.errors import LiveError, warn
 from core.files import check_output
 from engine.hints import SETTLE_S, int8_hint
 from live.audio.capture import AudioInput
@@ -47,7 +47,7 @@ def run_live(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions = E
     if opts.stats:
         check_output(opts.stats, "--stats")  # a new or regular file in an existing folder
     inp = opts.input
-    audio = AudioInput(inp.device, inp.samplerate, inp.blocksize, inp.channels)  # bad device: fail fast
+    audio = AudioInput(inp.device, inp.samplerate, inp.blocksize, inp.channels, stems=inp.stems)  # fail fast
     from live.control.vj import VJ
     vj = VJ(opts.vj, audio.samplerate, start.preset)  # bad --osc/--record/--midi-map: fail fast
     own_engine = engine is None
@@ -65,15 +65,28 @@ def run_live(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions = E
         c[0, start.classes[0]] = 1
         for _ in range(2):  # warm up (graph compile, caches) before the clock starts
             engine.render(z, c, np.array([start.params.truncation], np.float32))
-        return _run(opts, start, engine_opts, audio, engine, vj)
+        return _run(opts, start, engine_opts, audio, engine, vj, _directions(engine_opts))
     finally:
         vj.close()
         if own_engine:
             engine.close()
 
 
-def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio: AudioInput, engine, vj) -> int:
-    look = Look(start.params, start.classes, start.seed, start.preset, start.classes_given)
+def _directions(engine_opts: EngineOptions):
+    """The model's latent directions for the matrix's dir1..dir8 (any preset may switch them on later);
+    computed once per model, then read from the cache. Without them those rows do nothing."""
+    from engine.directions import latent_directions
+
+    try:
+        return latent_directions(engine_opts.model or "biggan-deep-128")
+    except LiveError as e:
+        warn(f"{e} — modulation rows on dir1..dir8 do nothing in this set")
+        return None
+
+
+def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio: AudioInput, engine, vj,
+         directions=None) -> int:
+    look = Look(start.params, start.classes, start.seed, start.preset, start.classes_given, start.matrix)
     res = int(engine.resolution)
     title = f"live — {audio.device_name}"
     win = opts.window
@@ -94,7 +107,8 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
     try:  # the recording starts once the window is up, so a failed start leaves no recording behind
         vj.start(dict(seed=start.seed, preset=start.preset, model=engine_opts.model or "biggan-deep-128",
                       backend=engine.name, resolution=res, params=dataclasses.asdict(start.params),
-                      classes=list(start.classes), device=audio.device_name))
+                      classes=list(start.classes), device=audio.device_name, matrix=start.matrix.to_json(),
+                      stems=list(audio.stems)))
     except BaseException:
         outputs.close()
         if display is not None:
@@ -104,7 +118,7 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
     presenter = Presenter(rate_hz, opts.interpolate, guard, on_cut_ready=planner.measured if planner else None,
                           vsync=display is not None and display.vsync, cut_time=vj.cut_time)
     stop = threading.Event()
-    analysis = Analysis(audio, look, stop, vj, start.schedule)
+    analysis = Analysis(audio, look, stop, vj, start.schedule, directions)
     renderer = Renderer(engine, analysis, stop)
     report = Report(audio, analysis, renderer, engine, presenter, outputs, vj, guard, log=display is None)
     if planner is not None:
@@ -198,4 +212,4 @@ def _control(dispatcher, display, vj, look, analysis, cuts: int) -> int:
 def _overlays(display, report, look, analysis):
     hud = report.hud(look) if display.show_hud else None
     presets = look.presets_help() if display.show_help else ""  # globs the preset folders
-    return hud, analysis.level, presets
+    return hud, analysis.level, presets, analysis.sources

@@ -9,6 +9,7 @@ import time
 
 from engine.hints import int8_hint
 from live.classes import LABELS
+from live.control.look import format_row
 from live.run.stats import LatencyHist, rate
 
 LOG_EVERY_S = 10.0  # --no-window: the HUD figures as one log line this often
@@ -62,8 +63,11 @@ class Report:
                  + ("   FROZEN" if look.frozen else "") + guard,
                  f"in: {self.audio.device_name[:32]}{state.get(self.audio.status, '')}   xruns {self.audio.xruns}",
                  f"classes: {names[:70]}" + ("..." if len(names) > 70 else ""),
-                 f"[{sel.replace('_', ' ')}] {getattr(look.params, sel):g}   (? for keys)",
+                 f"[{look.format(sel)}]   (? for keys, b for the source meters)",
                  self.vj.hud(), int8_hint(self.engine, f["render_fps"])]
+        rows = [format_row(look.matrix, i) for i in range(1, len(look.matrix.rows) + 1)]
+        for i in range(0, len(rows), 3):  # the matrix, three rows to a line
+            lines.append("   ".join(rows[i:i + 3]))
         return lines + ([self.outputs.hud()] if self.outputs else [])
 
     def periodic(self, now: float, look) -> None:

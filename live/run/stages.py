@@ -16,7 +16,10 @@ from typing import NamedTuple
 import numpy as np
 
 from live.show.present import CutMark, Rendered
+from live.walk.actions import SetBeatClock
 from live.walk.steering import Steering, schedule_events
+
+CLOCK_EVERY_S = 1.0  # while Link leads, the beat sources are re-anchored to its clock this often
 
 
 class Snapshot(NamedTuple):
@@ -34,14 +37,15 @@ class Analysis(threading.Thread):
     Commands change it through Steering at the current sample position (so a recording replays exactly).
     """
 
-    def __init__(self, audio, look, stop: threading.Event, vj=None, schedule=None):
+    def __init__(self, audio, look, stop: threading.Event, vj=None, schedule=None, directions=None):
         super().__init__(name="analysis", daemon=True)
         self.audio, self.stop, self.vj = audio, stop, vj
         # LRC lyrics: class events at their samples (seconds since start), recorded like any control.
         self.scheduled = schedule_events(schedule, audio.samplerate)
         self.recorder = vj.recorder if vj is not None else None
         self.steer = Steering(audio.samplerate, look.params, look.classes, look.seed,
-                                     self.recorder.event if self.recorder is not None else None)
+                              self.recorder.event if self.recorder is not None else None, look.matrix,
+                              audio.stems, directions)
         self.fx = self.steer.features
         self.commands: queue.SimpleQueue = queue.SimpleQueue()
         self.new_state = threading.Event()
@@ -50,6 +54,8 @@ class Analysis(threading.Thread):
         self.error: BaseException | None = None
         self.clock = (0, 0.0)  # (samples read so far, capture time of the last one), published as one tuple
         self.cut: CutMark | None = None
+        self.sources = (self.steer.sources.names, self.steer.sources.values.copy())  # newest, for the meters
+        self._next_clock, self._link_clock = 0.0, False
 
     def run(self):
         try:
@@ -67,7 +73,7 @@ class Analysis(threading.Thread):
         sr, hop, seq = self.audio.samplerate, self.fx.hop, 0
         decay = 0.5 ** (hop / sr / 0.3)  # meter falls 6 dB per 0.3 s
         if self.vj is not None:
-            self.steer.on_frame = lambda fr: self.vj.on_frame(fr, self.capture_time(fr.time_s))
+            self.steer.on_frame = lambda fr: self.vj.on_frame(fr, self.capture_time(fr.time_s), self.steer.sources)
         while not self.stop.is_set():
             while not self.commands.empty():
                 cmd = self.commands.get_nowait()
@@ -83,16 +89,30 @@ class Analysis(threading.Thread):
                 time.sleep(0.002)
                 continue
             self.clock = (self.clock[0] + len(x), t_last)
-            db = 10 * np.log10(float(np.mean(x * x)) + 1e-12)
+            mix = x if x.ndim == 1 else x[:, 0]  # with stems: [n, 1 + stems]
+            db = 10 * np.log10(float(np.mean(mix * mix)) + 1e-12)
             self.level = max(self.level * decay, min(1.0, max(0.0, (db + 60) / 60)))
             if self.recorder is not None:
                 self.recorder.audio(x)
-            for time_s, st in self.steer.feed(x, self.scheduled):
+            if self.vj is not None and t_last >= self._next_clock:
+                self._beat_clock(t_last)
+            steps = self.steer.feed(x, self.scheduled)
+            self.sources = (self.steer.sources.names, self.steer.sources.values.copy())
+            for time_s, st in steps:
                 if self.recorder is not None:
                     self.recorder.step(time_s, st)
                 seq += 1
                 self.latest = Snapshot(seq, st.z, st.c, st.t, self.capture_time(time_s), self.cut)
                 self.new_state.set()
+
+
+    def _beat_clock(self, t_last: float) -> None:
+        """While Link leads: its beat at the analysis position, as an action (recorded, so a replay has it)."""
+        self._next_clock = t_last + CLOCK_EVERY_S
+        clock = self.vj.beat_clock(self.capture_time(self.steer.pos / self.audio.samplerate))
+        if clock is not None or self._link_clock:
+            self.steer.apply(SetBeatClock(*clock) if clock is not None else SetBeatClock(None))
+            self._link_clock = clock is not None
 
 
 class Renderer(threading.Thread):

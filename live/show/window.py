@@ -50,8 +50,10 @@ class Display:
         pygame.display.set_caption(title)
         self.canvas = pygame.display.get_surface() if self.scaled else pygame.Surface(self.logical)
         self.font = pygame.font.Font(None, max(16, self.logical[1] // 28))
+        self.small_font = pygame.font.Font(None, max(12, self.logical[1] // 40))  # the source meters
         self.show_hud = False
         self.show_help = False
+        self.show_meters = False
         self._toast = ("", 0.0)
         self._last_frame = None
 
@@ -87,8 +89,9 @@ class Display:
 
     # ---- drawing --------------------------------------------------------------------------------------
     def show(self, frame: np.ndarray | None, hud: list[str] | None = None, level: float = 0.0,
-             help_extra: str = "") -> float:
-        """Draw `frame` (uint8 HxWx3; None repeats the last one) + overlays, flip; return the flip time."""
+             help_extra: str = "", meters=None) -> float:
+        """Draw `frame` (uint8 HxWx3; None repeats the last one) + overlays, flip; return the flip time.
+        `meters`: (names, values 0..1) of the modulation sources, drawn while the meter view is on."""
         pg = self.pg
         if frame is not None:
             h, w = frame.shape[:2]
@@ -103,6 +106,8 @@ class Display:
             pg.transform.scale(self._last_frame, self.logical, c)
         if self.show_hud and hud:
             self._draw_hud(hud, level)
+        if self.show_meters and meters is not None:
+            self._draw_meters(*meters)
         if self.show_help:
             self._draw_box((KEY_HELP + ("\n" + help_extra if help_extra else "")).splitlines(), center=True)
         text, until = self._toast
@@ -158,6 +163,24 @@ class Display:
     def _draw_hud(self, lines: list[str], level: float):
         self._draw_box(lines, meter=level)
 
+    def _draw_meters(self, names, values):
+        """One thin bar per source, in columns at the right edge."""
+        pg = self.pg
+        small = self.small_font
+        lh = small.get_linesize()
+        W, H = self.logical
+        per_col = max(1, (H - 12) // lh)
+        cols = -(-len(names) // per_col)
+        cw = 150
+        x0 = W - cols * cw - 6
+        box = pg.Surface((cols * cw, min(len(names), per_col) * lh + 8), pg.SRCALPHA)
+        box.fill((0, 0, 0, 150))
+        self.canvas.blit(box, (x0, 6))
+        for i, (name, v) in enumerate(zip(names, values)):
+            x, y = x0 + (i // per_col) * cw + 4, 10 + (i % per_col) * lh
+            self.canvas.blit(small.render(name, True, (220, 220, 220)), (x, y))
+            pg.draw.rect(self.canvas, (60, 200, 90), (x + 72, y + lh // 4, int(70 * min(1.0, max(0.0, v))), lh // 2))
+
     # ---- input ----------------------------------------------------------------------------------------
     def poll(self) -> list[A.Action]:
         """Pending window events as actions (closing the window is Quit)."""
@@ -178,6 +201,9 @@ class Display:
 
     def toggle_help(self):
         self.show_help = not self.show_help
+
+    def toggle_meters(self):
+        self.show_meters = not self.show_meters
 
     def close(self):
         self.pg.display.quit()

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from core.dims import NUM_CLASSES
 from core.errors import LiveError
 from live.config import PARAM_SPECS, WalkerParams
+from live.walk.modulation import Matrix
 
 
 class Action:
@@ -46,7 +47,29 @@ class Freeze(Action):
     on: bool
 
 
-KINDS = {"params": SetParams, "classes": SetClasses, "reseed": Reseed, "freeze": Freeze}
+@dataclass(frozen=True)
+class SetMatrix(Action):
+    """A preset's modulation rows and source settings (preset load, hot reload)."""
+    matrix: Matrix
+
+
+@dataclass(frozen=True)
+class SetModAmount(Action):
+    """One row's amount (1-based row), already within its range."""
+    row: int
+    amount: float
+
+
+@dataclass(frozen=True)
+class SetBeatClock(Action):
+    """The beat sources follow Link from here: at this sample the session's beat is `beat` at `bpm`
+    (None: back to the beat tracker). Live mode sends one about every second while Link leads."""
+    beat: float | None
+    bpm: float | None = None
+
+
+KINDS = {"params": SetParams, "classes": SetClasses, "reseed": Reseed, "freeze": Freeze, "matrix": SetMatrix,
+         "mod_amount": SetModAmount, "beat_clock": SetBeatClock}
 WALKER_ACTIONS = tuple(KINDS.values())
 
 
@@ -66,6 +89,12 @@ def event_to_json(event: Event, sr: int | None = None) -> str:
         kind, value = "reseed", int(a.seed)
     elif isinstance(a, Freeze):
         kind, value = "freeze", bool(a.on)
+    elif isinstance(a, SetMatrix):
+        kind, value = "matrix", a.matrix.to_json()
+    elif isinstance(a, SetModAmount):
+        kind, value = "mod_amount", [int(a.row), float(a.amount)]
+    elif isinstance(a, SetBeatClock):
+        kind, value = "beat_clock", None if a.beat is None else [float(a.beat), float(a.bpm)]
     else:
         raise TypeError(f"{type(a).__name__} is not a walker action and is never recorded")
     row = {"pos": int(event.pos), "kind": kind, "value": value}
@@ -100,6 +129,23 @@ def event_from_json(line: str) -> Event:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise LiveError(f"seed {value!r} is not an integer >= 0")
         return Event(pos, Reseed(value))
+    if kind == "matrix":
+        try:
+            return Event(pos, SetMatrix(Matrix.from_json(value)))
+        except (ValueError, KeyError, TypeError) as e:
+            raise LiveError(f"matrix {value!r} is not a modulation matrix ({e})") from None
+    if kind == "mod_amount":
+        if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)
+                and isinstance(value[1], (int, float)) and value[0] >= 1):
+            raise LiveError(f"mod_amount {value!r} is not [row >= 1, amount]")
+        return Event(pos, SetModAmount(value[0], float(value[1])))
+    if kind == "beat_clock":
+        if value is None:
+            return Event(pos, SetBeatClock(None))
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
+                and value[1] > 0):
+            raise LiveError(f"beat_clock {value!r} is not [beat, bpm > 0] or null")
+        return Event(pos, SetBeatClock(float(value[0]), float(value[1])))
     if not isinstance(value, bool):
         raise LiveError(f"freeze {value!r} is not true or false")
     return Event(pos, Freeze(value))
