@@ -27,6 +27,8 @@ from core.errors import first_line
 
 from .. import progress
 from ..errors import EngineError
+from ..stylegan.model import build as build_stylegan, is_pickle
+from .base import BIGGAN_INPUTS
 
 BACKENDS = ("tensorrt", "torch", "openvino")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
@@ -105,9 +107,13 @@ def candidates(backend: str = "auto", precision: str = "auto", device: str = "au
 
 def _probe(engine) -> None:
     """One frame, so a backend that builds but cannot run is caught while another can still be chosen."""
-    c = np.zeros((1, NUM_CLASSES), np.float32)
-    c[0, 0] = 1.0
-    out = engine.render(np.zeros((1, Z_DIM), np.float32), c, np.ones(1, np.float32))
+    if engine.inputs == BIGGAN_INPUTS:
+        c = np.zeros((1, NUM_CLASSES), np.float32)
+        c[0, 0] = 1.0
+        out = engine.render(np.zeros((1, Z_DIM), np.float32), c, np.ones(1, np.float32))
+    else:
+        out = engine.render(*(np.broadcast_to(np.eye(3, dtype=np.float32), (1, *tail)) if name == "transform"
+                              else np.zeros((1, *tail), np.float32) for name, tail in engine.inputs))
     if out.shape != (1, engine.resolution, engine.resolution, 3) or out.dtype != np.uint8:
         raise EngineError(f"{engine.name} rendered {out.shape} {out.dtype}, not uint8 frames")
 
@@ -123,7 +129,8 @@ def _check_args(backend: str, precision: str, max_batch: int) -> None:
 
 def create_engine(model, backend: str = "auto", precision: str = "auto", max_batch: int = 8,
                   device: str = "auto"):
-    """Resolve `model` (name or directory, see engine.weights.resolve_model) and build an Engine.
+    """Resolve `model` (name or directory, see engine.weights.resolve_model; or a StyleGAN network pickle,
+    loaded and built once for every candidate) and build an Engine.
 
     backend auto: the first of CHAIN (restricted to `device` when given) that builds and renders; the engine's
     `fallbacks` lists [(candidate, why)] of those that failed first. Explicit backend: that one or an EngineError.
@@ -131,6 +138,8 @@ def create_engine(model, backend: str = "auto", precision: str = "auto", max_bat
     from ..weights import resolve_model
 
     _check_args(backend, precision, max_batch)
+    if is_pickle(model):
+        model = build_stylegan(model)
     model_dir = model if _is_generator(model) else resolve_model(str(model))
     if backend != "auto":
         mod, ok, why = _status(backend)
@@ -165,5 +174,6 @@ def create_engine(model, backend: str = "auto", precision: str = "auto", max_bat
 
 def _is_generator(model) -> bool:
     from ..graph import Generator
+    from ..stylegan.model import StyleGAN
 
-    return isinstance(model, Generator)
+    return isinstance(model, (Generator, StyleGAN))
