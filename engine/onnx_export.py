@@ -32,6 +32,7 @@ from core.cache import cache_dir
 from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import first_line
 from . import progress, sealed
+from .stylegan.model import is_pickle
 from .errors import EngineError
 
 EXPORT_VERSION = "1"  # bump whenever the exported graph would differ for the same weights
@@ -60,7 +61,8 @@ def _memo_sha256(path: Path) -> str:
 
 
 def model_fingerprint(source) -> str:
-    """Short hash of what defines the weights: a model directory's two files, or a Generator's tensors."""
+    """Short hash of what defines the weights: a model directory's two files, a network pickle, or a
+    Generator's tensors."""
     h = hashlib.sha256()
     if isinstance(source, nn.Module):
         for name, p in sorted(source.state_dict().items()):
@@ -68,6 +70,8 @@ def model_fingerprint(source) -> str:
             h.update(name.encode())
             h.update(str(tuple(t.shape)).encode())
             h.update(t.numpy().tobytes())
+    elif is_pickle(source):  # a StyleGAN network pickle: the file
+        h.update(_memo_sha256(Path(source)).encode())
     else:
         from .weights import CONFIG_NAME, WEIGHTS_NAME, check_model_dir
 

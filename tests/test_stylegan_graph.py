@@ -70,7 +70,7 @@ def test_engines_render_nvidia_frames(pickles, backend):
     """fp32 engines (torch; ONNX export run by OpenVINO) give NVIDIA's uint8 frames for the same ws."""
     pytest.importorskip(backend)
     ref = np.load(DATA / "sg3-t.npz")
-    engine = create_engine(pickles["sg3-t"], backend=backend, precision="fp32", max_batch=2)
+    engine = create_engine(pickles["sg3-t"], backend=backend, precision="fp32", max_batch=2).inner
     try:
         assert engine.inputs == (("ws", (8, 8)), ("transform", (3, 3)))
         out = engine.render(*_inputs(ref, ref["transform"]))

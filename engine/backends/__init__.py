@@ -16,6 +16,7 @@ fails is an error.
 
 from __future__ import annotations
 
+import copy
 import importlib
 from types import ModuleType
 from typing import NamedTuple
@@ -27,7 +28,7 @@ from core.errors import first_line
 
 from .. import progress
 from ..errors import EngineError
-from ..stylegan.model import build as build_stylegan, is_pickle
+from ..stylegan.model import is_pickle
 from .base import BIGGAN_INPUTS
 
 BACKENDS = ("tensorrt", "torch", "openvino")
@@ -135,11 +136,24 @@ def create_engine(model, backend: str = "auto", precision: str = "auto", max_bat
     backend auto: the first of CHAIN (restricted to `device` when given) that builds and renders; the engine's
     `fallbacks` lists [(candidate, why)] of those that failed first. Explicit backend: that one or an EngineError.
     """
+    _check_args(backend, precision, max_batch)
+    space = None
+    if is_pickle(model):  # one load for every candidate; the engine renders walker states through its space
+        from ..stylegan.space import StyleSpace, load_model
+
+        model = copy.deepcopy(load_model(model))  # backends convert it in place; the cached one stays fp32
+        space = StyleSpace(model)
+    engine = _create(model, backend, precision, max_batch, device)
+    if space is None:
+        return engine
+    from ..stylegan.space import StyleEngine
+
+    return StyleEngine(engine, space)
+
+
+def _create(model, backend: str, precision: str, max_batch: int, device: str):
     from ..weights import resolve_model
 
-    _check_args(backend, precision, max_batch)
-    if is_pickle(model):
-        model = build_stylegan(model)
     model_dir = model if _is_generator(model) else resolve_model(str(model))
     if backend != "auto":
         mod, ok, why = _status(backend)

@@ -1,4 +1,6 @@
-"""Latents files (.npz): z [N,128], c [N,1000], t [N] float32 and, for walker steps, time_s [N].
+"""Latents files (.npz): z [N,128], c [N,1000], t [N] float32 and, for walker steps, time_s [N]. A StyleGAN
+model's walk has its own z and c sizes, and its files also hold what the synthesis network was fed per row:
+ws [N, num_ws, w_dim] after truncation and, for StyleGAN3, transform [N, 3, 3].
 
 The one writer and reader: export's --save-latents (one row per video frame), replay's --save-latents and a
 recording's latents.npz (one row per walker step, with time_s). Written atomically (core.files).
@@ -19,14 +21,21 @@ from live.walk.trajectory import Latents
 ROW = Z_DIM + NUM_CLASSES + 2  # one step as a flat float32 row: z, c, t, time_s (a recording's spool)
 
 
-def save(path, lat: Latents) -> Path:
-    """Write lat to path atomically (OSError on a failed write: the caller names its option)."""
+def _want(n: int, z_dim: int = Z_DIM, n_classes: int = NUM_CLASSES) -> dict:
+    return dict(z=(n, z_dim), c=(n, n_classes), t=(n,), time_s=(n,))
+
+
+def save(path, lat: Latents, synthesis: dict | None = None) -> Path:
+    """Write lat (and a StyleGAN's synthesis inputs, e.g. ws and transform, one row per state) to path
+    atomically (OSError on a failed write: the caller names its option)."""
     n = len(lat.z)
-    shapes = {k: a.shape for k, a in lat.arrays().items()}
-    want = dict(z=(n, Z_DIM), c=(n, NUM_CLASSES), t=(n,), time_s=(n,))
-    if any(shapes[k] != want[k] for k in shapes):
+    arrays = lat.arrays()
+    shapes = {k: a.shape for k, a in arrays.items()}
+    want = _want(n, *(lat.z.shape[1:] + lat.c.shape[1:]))
+    extra = synthesis or {}
+    if any(shapes[k] != want[k] for k in shapes) or any(len(a) != n for a in extra.values()):
         raise ValueError(f"latents of mismatched shapes {shapes}")
-    return save_npz_atomic(path, **{k: np.asarray(a, np.float32) for k, a in lat.arrays().items()})
+    return save_npz_atomic(path, **{k: np.asarray(a, np.float32) for k, a in {**arrays, **extra}.items()})
 
 
 def load(path) -> Latents:
@@ -41,7 +50,7 @@ def load(path) -> Latents:
     if missing:
         raise LiveError(f"{path}: no {', '.join(missing)} array: pass an .npz written by live")
     n = len(arrays["z"])
-    want = dict(z=(n, Z_DIM), c=(n, NUM_CLASSES), t=(n,), time_s=(n,))
+    want = _want(n, *(arrays["z"].shape[1:2] or (Z_DIM,)), *(arrays["c"].shape[1:2] or (NUM_CLASSES,)))
     for k, a in arrays.items():
         if a.shape != want[k] or not np.issubdtype(a.dtype, np.floating):
             raise LiveError(f"{path}: {k} is {a.dtype} {list(a.shape)}, expected float {list(want[k])}: "

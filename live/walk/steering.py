@@ -13,6 +13,7 @@ from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
 
+from core.dims import BIGGAN, LatentDims
 from live.analysis.features import FeatureExtractor
 from live.config import WalkerParams
 from live.walk.actions import Action, Event, Freeze, Reseed, SetClasses, SetParams
@@ -44,10 +45,11 @@ class Steering:
     """
 
     def __init__(self, sr: int, params: WalkerParams, classes: Iterable[int], seed: int,
-                 on_event: Callable[[Event], None] | None = None):
+                 on_event: Callable[[Event], None] | None = None, dims: LatentDims = BIGGAN):
         self.features = FeatureExtractor(sr)
+        self.dims = dims
         self.params, self.classes, self.seed = params, list(classes), int(seed)
-        self.walker = Walker(params, self.classes, self.seed, self.features.hop_s)
+        self.walker = Walker(params, self.classes, self.seed, self.features.hop_s, dims)
         self.frozen = False  # frames still run through the features, the walker holds (live 'freeze')
         self.on_event = on_event
         self.on_frame = None
@@ -63,7 +65,7 @@ class Steering:
             self.walker.set_classes(self.classes)
         elif isinstance(action, Reseed):
             self.seed = int(action.seed)
-            self.walker = Walker(self.params, self.classes, self.seed, self.features.hop_s)
+            self.walker = Walker(self.params, self.classes, self.seed, self.features.hop_s, self.dims)
         elif isinstance(action, Freeze):
             self.frozen = bool(action.on)
         else:
