@@ -32,7 +32,7 @@ from core.cache import cache_dir
 from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import first_line
 from . import progress, sealed
-from .stylegan.model import is_pickle
+from .stylegan import is_pickle
 from .errors import EngineError
 
 EXPORT_VERSION = "1"  # bump whenever the exported graph would differ for the same weights

@@ -62,7 +62,7 @@ def test_info(pickles):
     i = info(pickles["ada-skip-c"])
     assert (i["kind"], i["resolution"], i["z_dim"], i["w_dim"], i["c_dim"], i["num_ws"], i["mapping_layers"]) == \
         ("stylegan2", 32, 8, 8, 5, 8, 2)
-    assert info(pickles["sg3-r-c"])["kind"] == "stylegan3"
+    assert info(pickles["sg3-r-c"])["kind"] == "stylegan3-r" and info(pickles["sg3-t"])["kind"] == "stylegan3-t"
 
 
 @pytest.mark.parametrize("backend", ["torch", "openvino"])

@@ -28,7 +28,7 @@ from core.errors import first_line
 
 from .. import progress
 from ..errors import EngineError
-from ..stylegan.model import is_pickle
+from ..stylegan import is_pickle
 from .base import BIGGAN_INPUTS
 
 BACKENDS = ("tensorrt", "torch", "openvino")

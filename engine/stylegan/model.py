@@ -16,14 +16,6 @@ from torch import nn
 from .graph import Mapping, build_synthesis
 from .unpickle import load_generator
 
-PICKLE_SUFFIX = ".pkl"
-
-
-def is_pickle(spec) -> bool:
-    """Whether --model names a network pickle (by its suffix; the loader checks the content)."""
-    return str(spec).lower().endswith(PICKLE_SUFFIX)
-
-
 class StyleGAN(nn.Module):
     """render inputs -> uint8 [B, H, W, 3] (forward), float pixels (pixels), [-1, 1] float (forward_float)."""
 
@@ -86,7 +78,10 @@ def info(path) -> dict:
     gen = load_generator(Path(path))
     model = StyleGAN(gen)
     n_params = sum(t.numel() for t in gen.tensors().values())
-    return {"file": str(path), "kind": model.kind, "resolution": model.resolution, "z_dim": model.z_dim,
+    kind = model.kind
+    if kind == "stylegan3":  # config R: 1x1 convs (and radial filters); T: 3x3
+        kind += "-r" if model.synthesis.layers[0].weight.shape[-1] == 1 else "-t"
+    return {"file": str(path), "kind": kind, "resolution": model.resolution, "z_dim": model.z_dim,
             "w_dim": model.w_dim, "c_dim": model.c_dim, "num_ws": model.num_ws,
             "mapping_layers": len(model.mapping.layers), "parameters": n_params,
             "file_bytes": Path(path).stat().st_size}

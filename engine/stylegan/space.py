@@ -125,6 +125,6 @@ def style_space(spec) -> StyleSpace:
 
 def latent_dims(spec) -> LatentDims:
     """The walk's latent sizes for --model: BigGAN's, or those a StyleGAN pickle describes."""
-    from .model import is_pickle
+    from . import is_pickle
 
-    return style_space(spec).dims if spec is not None and is_pickle(spec) else BIGGAN
+    return style_space(spec).dims if is_pickle(spec) else BIGGAN

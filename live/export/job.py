@@ -15,7 +15,7 @@ from typing import NamedTuple, Optional, Sequence
 
 from core.errors import LiveError, warn
 from core.files import atomic_output, check_output, fsync_file, writing
-from engine.stylegan.model import is_pickle
+from engine.stylegan import is_pickle
 from engine.stylegan.space import latent_dims, style_space
 from live.audio import decode
 from live.config import WalkerParams
@@ -151,7 +151,7 @@ def _commit(job: ExportJob, prep: Prepared, part: Part, segments: list) -> None:
 
 def synthesis_inputs(model, lat: Latents) -> dict | None:
     """A StyleGAN model's synthesis inputs per frame (ws, and transform for StyleGAN3), for --save-latents."""
-    if model is None or not is_pickle(model):
+    if not is_pickle(model):
         return None
     space = style_space(model)
     arrays = space.synthesis_inputs(lat.z, lat.c, lat.t)

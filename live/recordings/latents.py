@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.dims import NUM_CLASSES, Z_DIM
+from core.dims import BIGGAN, NUM_CLASSES, Z_DIM, LatentDims
 from core.errors import LiveError, first_line
 from core.files import save_npz_atomic
 from live.walk.trajectory import Latents
@@ -38,8 +38,9 @@ def save(path, lat: Latents, synthesis: dict | None = None) -> Path:
     return save_npz_atomic(path, **{k: np.asarray(a, np.float32) for k, a in {**arrays, **extra}.items()})
 
 
-def load(path) -> Latents:
-    """Read and check a latents file; one-line LiveError naming it if it is not one."""
+def load(path, dims: LatentDims = BIGGAN) -> Latents:
+    """Read and check a latents file (of a walk with these latent sizes); one-line LiveError naming it if it is
+    not one."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in ("z", "c", "t", "time_s") if k in f.files}
@@ -50,7 +51,7 @@ def load(path) -> Latents:
     if missing:
         raise LiveError(f"{path}: no {', '.join(missing)} array: pass an .npz written by live")
     n = len(arrays["z"])
-    want = _want(n, *(arrays["z"].shape[1:2] or (Z_DIM,)), *(arrays["c"].shape[1:2] or (NUM_CLASSES,)))
+    want = _want(n, *dims)
     for k, a in arrays.items():
         if a.shape != want[k] or not np.issubdtype(a.dtype, np.floating):
             raise LiveError(f"{path}: {k} is {a.dtype} {list(a.shape)}, expected float {list(want[k])}: "
