@@ -50,7 +50,7 @@ _INSERTED: list = []
 
 def use_nvidia(repo: Path) -> None:
     """Import NVIDIA's packages (training, torch_utils, dnnlib) from repo, replacing any imported before."""
-    import torch.utils.cpp_extension  # noqa: F401  (imports setuptools before the shim below)
+    importlib.import_module("torch.utils.cpp_extension")  # imports setuptools before the shim below
     from packaging.version import parse
 
     try:

@@ -64,7 +64,11 @@ def export_jobs(opts, look_opts, engine_opts) -> list[tuple[ExportJob, Prepared]
     if opts.replay:
         from live.recordings.replay import replay_source
 
-        sources = [replay_source(inp, look_opts, log_steps=bool(npz)) for inp, (_, npz) in zip(opts.replay, paths)]
+        from engine.stylegan.space import latent_dims
+
+        dims = latent_dims(engine_opts.model)  # the walk replays in the rendering model's latent sizes
+        sources = [replay_source(inp, look_opts, log_steps=bool(npz), dims=dims)
+                   for inp, (_, npz) in zip(opts.replay, paths)]
         _make_folders(folders)
         jobs = [ExportJob(audio=str(src.rec.wav), params=look.params, classes=look.classes, seed=look.seed,
                           source=src, **kw) for src, kw in zip(sources, common) for look in [src.rec.look()]]

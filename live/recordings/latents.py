@@ -18,7 +18,7 @@ from core.errors import LiveError, first_line
 from core.files import save_npz_atomic
 from live.walk.trajectory import Latents
 
-ROW = Z_DIM + NUM_CLASSES + 2  # one step as a flat float32 row: z, c, t, time_s (a recording's spool)
+ROW = Z_DIM + NUM_CLASSES + 2  # one BigGAN step as a flat float32 row: z, c, t, time_s (a recording's spool)
 
 
 def _want(n: int, z_dim: int = Z_DIM, n_classes: int = NUM_CLASSES) -> dict:
@@ -60,17 +60,17 @@ def load(path, dims: LatentDims = BIGGAN) -> Latents:
 
 
 def step_row(time_s: float, state) -> np.ndarray:
-    """One walker step as a ROW float32 row (for a spool file)."""
-    row = np.empty(ROW, np.float32)
-    row[:Z_DIM], row[Z_DIM:-2], row[-2], row[-1] = state.z, state.c, state.t, time_s
-    return row
+    """One walker step as a flat float32 row z, c, t, time_s (for a spool file; ROW long for BigGAN)."""
+    return np.concatenate([state.z, state.c, [state.t, time_s]]).astype(np.float32)
 
 
-def from_spool(path) -> Latents:
-    """Latents (with time_s) from a file of step_row rows, memory-mapped; a torn last row is dropped."""
-    n = os.path.getsize(path) // (4 * ROW)
-    rows = np.memmap(path, np.float32, "r", shape=(n, ROW)) if n else np.zeros((0, ROW), np.float32)
-    return Latents(rows[:, :Z_DIM], rows[:, Z_DIM:-2], rows[:, -2], rows[:, -1])
+def from_spool(path, dims: LatentDims = BIGGAN) -> Latents:
+    """Latents (with time_s) from a file of step_row rows of a walk with these sizes, memory-mapped; a torn
+    last row is dropped."""
+    z_dim, width = dims.z_dim, dims.z_dim + dims.n_classes + 2
+    n = os.path.getsize(path) // (4 * width)
+    rows = np.memmap(path, np.float32, "r", shape=(n, width)) if n else np.zeros((0, width), np.float32)
+    return Latents(rows[:, :z_dim], rows[:, z_dim:-2], rows[:, -2], rows[:, -1])
 
 
 class LatentLog:
@@ -88,8 +88,9 @@ class LatentLog:
 
     def latents(self) -> Latents:
         n = len(self._rows)
-        z = np.array([r[0] for r in self._rows], np.float32).reshape(n, Z_DIM)
-        c = np.array([r[1] for r in self._rows], np.float32).reshape(n, NUM_CLASSES)
+        z_dim, n_classes = (len(self._rows[0][0]), len(self._rows[0][1])) if n else BIGGAN
+        z = np.array([r[0] for r in self._rows], np.float32).reshape(n, z_dim)
+        c = np.array([r[1] for r in self._rows], np.float32).reshape(n, n_classes)
         t = np.array([r[2] for r in self._rows], np.float32)
         ts = np.array([r[3] for r in self._rows], np.float32) if self.timed else None
         return Latents(z, c, t, ts)
