@@ -12,7 +12,6 @@ only as quiet as the CPU.
 """
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from stylegan_nvidia import CONFIGS, nvidia_generator, nvidia_inputs, nvidia_synthesis, repo_args, \
+from stylegan_nvidia import CONFIGS, nvidia_generator, nvidia_inputs, nvidia_synthesis, repo_args, run_rows, \
     save_real_pickle  # noqa: E402
 
 
@@ -100,15 +99,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--json", help="write the rows here")
     a = p.parse_args()
-    a.work.mkdir(parents=True, exist_ok=True)
-    repos = {"stylegan3": a.stylegan3, "stylegan2-ada": a.stylegan2_ada}
-    rows = []
-    for name in a.configs:
-        for row in bench(name, repos, a.work, a.engines, a.batch, a.rounds):
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-    if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=1))
+    run_rows(a, lambda name, repos, work: bench(name, repos, work, a.engines, a.batch, a.rounds))
     return 0
 
 

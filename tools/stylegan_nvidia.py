@@ -39,6 +39,9 @@ CONFIGS = {
     "sg3-t-512": ("stylegan3", "training.networks_stylegan3", dict(
         z_dim=512, c_dim=0, w_dim=512, img_resolution=512, img_channels=3, mapping_kwargs=dict(num_layers=2),
         channel_base=32768, channel_max=512, magnitude_ema_beta=0.999)),
+    "sg3-t-256": ("stylegan3", "training.networks_stylegan3", dict(
+        z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3, mapping_kwargs=dict(num_layers=2),
+        channel_base=32768, channel_max=512, magnitude_ema_beta=0.999)),
     "sg3-r-256": ("stylegan3", "training.networks_stylegan3", dict(
         z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3, mapping_kwargs=dict(num_layers=2),
         channel_base=65536, channel_max=1024, conv_kernel=1, use_radial_filters=True)),
@@ -147,20 +150,27 @@ def repo_args(p: argparse.ArgumentParser) -> None:
                    help="where the real pickles go (outside the repository)")
 
 
+def run_rows(a, rows_of) -> list:
+    """rows_of(config, repos, work) for each --configs, printed as they come, saved to --json."""
+    a.work.mkdir(parents=True, exist_ok=True)
+    repos = {"stylegan3": a.stylegan3, "stylegan2-ada": a.stylegan2_ada}
+    rows = []
+    for name in a.configs:
+        for row in rows_of(name, repos, a.work):
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    if a.json:
+        Path(a.json).write_text(json.dumps(rows, indent=1))
+    return rows
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     repo_args(p)
     p.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--json", help="write the rows here")
     a = p.parse_args()
-    a.work.mkdir(parents=True, exist_ok=True)
-    repos = {"stylegan3": a.stylegan3, "stylegan2-ada": a.stylegan2_ada}
-    rows = []
-    for name in a.configs:
-        rows.append(parity(name, repos, a.work))
-        print(json.dumps(rows[-1]), flush=True)
-    if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=1))
+    rows = run_rows(a, lambda *args: [parity(*args)])
     return 0 if all(r["synthesis_max_abs"] <= 1e-3 and r.get("transform_max_abs", 0) <= 1e-3 for r in rows) else 1
 
 
