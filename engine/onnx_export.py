@@ -32,6 +32,7 @@ from core.cache import cache_dir
 from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import first_line
 from . import progress, sealed
+from .stylegan import is_pickle
 from .errors import EngineError
 
 EXPORT_VERSION = "1"  # bump whenever the exported graph would differ for the same weights
@@ -42,7 +43,8 @@ _BODY_DTYPE = {"pixels-fp16": torch.float16}
 
 
 def model_fingerprint(source) -> str:
-    """Short hash of what defines the weights: a model directory's two files, or a Generator's tensors."""
+    """Short hash of what defines the weights: a model directory's two files, a network pickle, or a
+    Generator's tensors."""
     h = hashlib.sha256()
     if isinstance(source, nn.Module):
         for name, p in sorted(source.state_dict().items()):
@@ -50,6 +52,8 @@ def model_fingerprint(source) -> str:
             h.update(name.encode())
             h.update(str(tuple(t.shape)).encode())
             h.update(t.numpy().tobytes())
+    elif is_pickle(source):  # a StyleGAN network pickle: the file
+        h.update(_memo_sha256(Path(source)).encode())
     else:
         from .weights import CONFIG_NAME, WEIGHTS_NAME, check_model_dir
 
@@ -76,10 +80,10 @@ def exporter_tag() -> str:
     return f"e{EXPORT_VERSION}-torch{torch.__version__.split('+')[0]}"
 
 
-def onnx_cache_path(fingerprint: str, resolution: int, variant: str) -> Path:
+def onnx_cache_path(fingerprint: str, resolution: int, variant: str, kind: str = "biggan") -> Path:
     if variant not in VARIANTS:
         raise ValueError(f"unknown ONNX variant {variant!r}; use one of {VARIANTS}")
-    return cache_dir("onnx") / f"biggan-{resolution}-{fingerprint}-{variant}-{exporter_tag()}.onnx"
+    return cache_dir("onnx") / f"{kind}-{resolution}-{fingerprint}-{variant}-{exporter_tag()}.onnx"
 
 
 class _Pixels(nn.Module):
@@ -91,6 +95,13 @@ class _Pixels(nn.Module):
 
     def forward(self, z, c, t):
         return self.gen.pixels(z, c, t)
+
+
+class _StylePixels(_Pixels):
+    """The same for a StyleGAN's inputs."""
+
+    def forward(self, ws, transform=None):
+        return self.gen.pixels(ws, transform)
 
 
 def _generator(source, variant: str) -> nn.Module:
@@ -108,12 +119,18 @@ def _generator(source, variant: str) -> nn.Module:
 def _export(gen: nn.Module, variant: str, dest: Path) -> None:
     if variant in _BODY_DTYPE:
         gen.set_body_dtype(_BODY_DTYPE[variant])
-    module = gen if variant == "uint8" else _Pixels(gen)
-    z_dim = getattr(gen, "z_dim", Z_DIM)
-    n_cls = getattr(gen, "num_classes", NUM_CLASSES)
-    example = (torch.zeros(2, z_dim), torch.zeros(2, n_cls), torch.full((2,), 0.5))  # B=2: B=1 would specialise
+    module = gen if variant == "uint8" else (_StylePixels if hasattr(gen, "inputs") else _Pixels)(gen)
+    if hasattr(gen, "inputs"):  # a StyleGAN: ws (and transform)
+        names = [name for name, _ in gen.inputs]
+        example = tuple(torch.eye(3).expand(2, 3, 3).contiguous() if name == "transform"
+                        else torch.zeros(2, *tail) for name, tail in gen.inputs)
+    else:
+        names = list(INPUT_NAMES)
+        z_dim = getattr(gen, "z_dim", Z_DIM)
+        n_cls = getattr(gen, "num_classes", NUM_CLASSES)
+        example = (torch.zeros(2, z_dim), torch.zeros(2, n_cls), torch.full((2,), 0.5))  # B=2: B=1 would specialise
     batch = torch.export.Dim("batch", min=1, max=4096)
-    dyn = {name: {0: batch} for name in INPUT_NAMES}
+    dyn = {name: {0: batch} for name in names}
     sink = io.StringIO()  # the exporter prints progress lines to stdout and logs irrelevant torchvision notes
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level
@@ -121,7 +138,7 @@ def _export(gen: nn.Module, variant: str, dest: Path) -> None:
         warnings.simplefilter("ignore")
         quiet.setLevel(logging.ERROR)
         try:
-            torch.onnx.export(module, example, str(tmp), dynamo=True, input_names=list(INPUT_NAMES),
+            torch.onnx.export(module, example, str(tmp), dynamo=True, input_names=names,
                               output_names=[OUTPUT_NAME[variant]], dynamic_shapes=dyn, external_data=False)
         except Exception as exc:
             raise EngineError(f"ONNX export failed ({type(exc).__name__}: {first_line(exc)}); "
@@ -136,7 +153,7 @@ def export_onnx(source, variant: str = "uint8", force: bool = False) -> Path:
     force=True re-exports (a cached file that failed to load is replaced rather than trusted).
     """
     res = model_resolution(source)
-    path = onnx_cache_path(model_fingerprint(source), res, variant)
+    path = onnx_cache_path(model_fingerprint(source), res, variant, getattr(source, "kind", "biggan"))
     if force or not path.is_file() or path.stat().st_size == 0:
         with progress.step(f"exporting the {res} px generator to ONNX ({variant}, once)"):
             _export(_generator(source, variant), variant, path)

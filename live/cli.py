@@ -11,6 +11,7 @@ import time
 
 from core import signals
 from core.errors import LiveError
+from engine.stylegan import is_pickle
 from live import options as O
 from live.flags import build_parser
 
@@ -26,6 +27,8 @@ def main(argv=None) -> int:
             ns.export += ns.audio
         if ns.list_backends:
             return _list_backends()
+        if ns.model_info:
+            return _model_info(ns.model_info, ns.json)
         if ns.selftest:
             return _selftest(O.engine_options(ns), ns.json)
         if ns.list_classes:
@@ -34,6 +37,8 @@ def main(argv=None) -> int:
             return _list_midi()
         if ns.replay is not None and ns.export is None:
             raise LiveError("--replay needs --export and -o: live --export --replay DIR -o out.mp4")
+        if ns.lyrics and ns.model and is_pickle(ns.model):
+            raise LiveError("--lyrics picks ImageNet classes: BigGAN models only, not a StyleGAN pickle")
         if ns.export is not None:
             return _export(O.export_options(ns), O.look_options(ns), O.engine_options(ns))
         if ns.list_devices:
@@ -54,6 +59,19 @@ def _list_backends() -> int:
 
     for name, usable, why in list_backends():
         print(f"{name:10s} {'usable' if usable else 'not usable'}{'' if usable else ': ' + why}")
+    return 0
+
+
+def _model_info(path: str, json_to: str | None) -> int:
+    import json
+
+    from engine.stylegan.model import info
+
+    facts = info(path)
+    if json_to:
+        _write_json(json_to, json.dumps(facts))
+    else:
+        print("\n".join(f"{k:15s} {v}" for k, v in facts.items()))
     return 0
 
 

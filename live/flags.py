@@ -23,6 +23,7 @@ examples:
   live --export set.wav -o set.mp4 --ray HEAD:6379   render on a Ray cluster (resumes after a crash too)
   live --selftest --json selftest.json         build, check and time every engine here (first, on a GPU)
   live --list-backends                         which engines work on this machine, and why not
+  live --model-info my.pkl                     what a StyleGAN pickle holds (kind, resolution, latent sizes)
   live --list-classes --search shark           ImageNet classes matching a word
   live --midi nanoKONTROL --osc 9000 --preset chill   VJ control from a controller and from OSC
   live --cut-on-beat 16 --record sets/friday   new classes every 16 beats; record the set
@@ -35,7 +36,8 @@ presets: parameters plus [[modulation]] rows (source -> target, amount, curve), 
 the packaged presets/default.toml lists every source, target and curve.
 
 models: biggan-deep-128|256|512 download once into the user cache (set LIVE_CACHE_DIR to move it);
-a directory holding config.json + pytorch_model.bin loads locally (use that offline)."""
+a directory holding config.json + pytorch_model.bin loads locally (use that offline);
+a StyleGAN2-ADA or StyleGAN3 network pickle (--model my.pkl) is your own generator (see live --model-info)."""
 
 
 def _walker_flags(parser: argparse.ArgumentParser) -> None:
@@ -60,9 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"live {__version__}")
     g = p.add_argument_group("engine")
-    g.add_argument("--model", default=None, metavar="NAME|DIR",
-                   help="biggan-deep-128|biggan-deep-256|biggan-deep-512 or a local model folder "
+    g.add_argument("--model", default=None, metavar="NAME|DIR|PKL",
+                   help="biggan-deep-128|biggan-deep-256|biggan-deep-512, a local model folder, or your own "
+                        "StyleGAN2-ADA/StyleGAN3 network pickle (.pkl, loaded without running its code) "
                         "(default: 128 live, 512 export)")
+    g.add_argument("--model-info", metavar="PKL", help="print what a StyleGAN network pickle holds and exit")
     g.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "openvino", "torch"],
                    help="inference engine (default auto: TensorRT, torch CUDA, OpenVINO, torch CPU)")
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16", "int8"],

@@ -16,6 +16,7 @@ fails is an error.
 
 from __future__ import annotations
 
+import copy
 import importlib
 from types import ModuleType
 from typing import NamedTuple
@@ -27,6 +28,8 @@ from core.errors import first_line
 
 from .. import progress
 from ..errors import EngineError
+from ..stylegan import is_pickle
+from .base import BIGGAN_INPUTS
 
 BACKENDS = ("tensorrt", "torch", "openvino")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
@@ -111,9 +114,13 @@ def candidates(backend: str = "auto", precision: str = "auto", device: str = "au
 
 def _probe(engine) -> None:
     """One frame, so a backend that builds but cannot run is caught while another can still be chosen."""
-    c = np.zeros((1, NUM_CLASSES), np.float32)
-    c[0, 0] = 1.0
-    out = engine.render(np.zeros((1, Z_DIM), np.float32), c, np.ones(1, np.float32))
+    if engine.inputs == BIGGAN_INPUTS:
+        c = np.zeros((1, NUM_CLASSES), np.float32)
+        c[0, 0] = 1.0
+        out = engine.render(np.zeros((1, Z_DIM), np.float32), c, np.ones(1, np.float32))
+    else:
+        out = engine.render(*(np.broadcast_to(np.eye(3, dtype=np.float32), (1, *tail)) if name == "transform"
+                              else np.zeros((1, *tail), np.float32) for name, tail in engine.inputs))
     if out.shape != (1, engine.resolution, engine.resolution, 3) or out.dtype != np.uint8:
         raise EngineError(f"{engine.name} rendered {out.shape} {out.dtype}, not uint8 frames")
 
@@ -129,14 +136,30 @@ def _check_args(backend: str, precision: str, max_batch: int) -> None:
 
 def create_engine(model, backend: str = "auto", precision: str = "auto", max_batch: int = 8,
                   device: str = "auto"):
-    """Resolve `model` (name or directory, see engine.weights.resolve_model) and build an Engine.
+    """Resolve `model` (name or directory, see engine.weights.resolve_model; or a StyleGAN network pickle,
+    loaded and built once for every candidate) and build an Engine.
 
     backend auto: the first of CHAIN (restricted to `device` when given) that builds and renders; the engine's
     `fallbacks` lists [(candidate, why)] of those that failed first. Explicit backend: that one or an EngineError.
     """
+    _check_args(backend, precision, max_batch)
+    space = None
+    if is_pickle(model):  # one load for every candidate; the engine renders walker states through its space
+        from ..stylegan.space import StyleSpace, load_model
+
+        model = copy.deepcopy(load_model(model))  # backends convert it in place; the cached one stays fp32
+        space = StyleSpace(model)
+    engine = _create(model, backend, precision, max_batch, device)
+    if space is None:
+        return engine
+    from ..stylegan.space import StyleEngine
+
+    return StyleEngine(engine, space)
+
+
+def _create(model, backend: str, precision: str, max_batch: int, device: str):
     from ..weights import resolve_model
 
-    _check_args(backend, precision, max_batch)
     model_dir = model if _is_generator(model) else resolve_model(str(model))
     if backend != "auto":
         mod, ok, why = _status(backend)
@@ -171,5 +194,6 @@ def create_engine(model, backend: str = "auto", precision: str = "auto", max_bat
 
 def _is_generator(model) -> bool:
     from ..graph import Generator
+    from ..stylegan.model import StyleGAN
 
-    return isinstance(model, Generator)
+    return isinstance(model, (Generator, StyleGAN))

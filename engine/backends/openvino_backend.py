@@ -18,13 +18,12 @@ import threading
 
 import numpy as np
 
-from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import first_line
 
 from .. import progress
 from ..cpu import isa_capped_below_bf16, physical_cores
 from ..errors import EngineError, NoSuchPrecision
-from .base import BaseEngine
+from .base import BaseEngine, model_inputs
 
 NAME = "openvino"
 DEVICES = ("GPU", "NPU", "CPU")  # auto's order within this backend (AUTO only on request)
@@ -127,7 +126,7 @@ def compile_config(device: str, precision: str, cache: str) -> dict:
 
 
 class OpenVINOEngine(BaseEngine):
-    """render(z[B,128], c[B,1000], t[B]) -> uint8 [B,H,W,3] via OpenVINO on one device."""
+    """render(z[B,128], c[B,1000], t[B]) (or a StyleGAN's inputs) -> uint8 [B,H,W,3] via OpenVINO on one device."""
 
     def __init__(self, source, precision: str = "auto", max_batch: int = 8, device: str = "CPU"):
         from ..onnx_export import model_resolution
@@ -137,6 +136,7 @@ class OpenVINOEngine(BaseEngine):
             raise EngineError(f"max_batch must be >= 1, got {max_batch}")
         self.max_batch, self.device = int(max_batch), device
         self.resolution = model_resolution(source)
+        self.inputs = model_inputs(source)
         self._core = _core()
         self.precision = choose_precision(precision, capabilities(self._core, device), device)
         tag = _NAMES.get(self.precision, self.precision)
@@ -179,17 +179,14 @@ class OpenVINOEngine(BaseEngine):
             entry = self._compiled[batch] = (compiled, compiled.create_infer_request())
         return entry[1]
 
-    def _render_batch(self, z, c, t) -> np.ndarray:
-        n = z.shape[0]
+    def _render_batch(self, *arrays) -> np.ndarray:
+        n = arrays[0].shape[0]
         size = 1 if n == 1 else self.max_batch
-        if size > n:  # pad a short tail to the compiled batch; the padding's outputs are dropped
-            pad = size - n
-            z = np.concatenate([z, np.zeros((pad, Z_DIM), np.float32)])
-            c = np.concatenate([c, np.zeros((pad, NUM_CLASSES), np.float32)])
-            t = np.concatenate([t, np.ones(pad, np.float32)])
+        if size > n:  # pad a short tail to the compiled batch (repeating the last sample); its outputs are dropped
+            arrays = [np.concatenate([a, np.repeat(a[-1:], size - n, axis=0)]) for a in arrays]
         with self._lock:  # one infer request per compiled size: serialise callers
             req = self._request(size)
-            req.infer({"z": z, "c": c, "t": t})
+            req.infer({name: a for (name, _), a in zip(self.inputs, arrays)})
             return req.get_output_tensor(0).data[:n].copy()
 
     def close(self) -> None:

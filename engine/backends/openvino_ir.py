@@ -16,9 +16,10 @@ import threading
 from pathlib import Path
 
 from core.cache import cache_dir
-from core.dims import NUM_CLASSES, Z_DIM
 
 from .. import progress, sealed
+from ..errors import EngineError
+from .base import BIGGAN_INPUTS
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class ModelFiles:
         from ..onnx_export import export_onnx
 
         self._core, self._source, self._export, self.int8 = core, source, export_onnx, int8
+        self.inputs = tuple(getattr(source, "inputs", BIGGAN_INPUTS))
         self.onnx = export_onnx(source)
         self.cache = cache_dir("openvino", self.onnx.stem)  # clearing one model never touches another's
 
@@ -61,6 +63,8 @@ class ModelFiles:
         """The batch-free model the static IRs are made from: the export, or its int8 version."""
         if not self.int8:
             return self.onnx
+        if self.inputs != BIGGAN_INPUTS:
+            raise EngineError("int8 is calibrated on BigGAN states only; use --precision bf16 or fp32 for this model")
         xml = self._int8_xml
         if not xml.is_file():
             from ..quantize import quantize
@@ -76,7 +80,7 @@ class ModelFiles:
             base = self._base()
             with progress.step(f"saving the OpenVINO model for batch {batch} (once)"):
                 model = self._core.read_model(str(base))
-                model.reshape({"z": [batch, Z_DIM], "c": [batch, NUM_CLASSES], "t": [batch]})
+                model.reshape({name: [batch, *tail] for name, tail in self.inputs})
                 _save_ir(model, xml)
         return xml
 

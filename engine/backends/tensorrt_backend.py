@@ -173,6 +173,8 @@ def create(model, precision: str = "auto", max_batch: int = 8, device: str = "cu
     ok, why = available()
     if not ok:
         raise EngineError(f"tensorrt backend unavailable: {why}")
+    if hasattr(model, "inputs"):  # its bindings are BigGAN's z, c, t
+        raise EngineError("the tensorrt backend runs BigGAN models only; use --backend torch for a StyleGAN pickle")
     precision = resolve_precision(precision)
     engine, _ = load_or_build(model, precision, int(max_batch))
     return TensorRTEngine(engine, model_resolution(model), int(max_batch), precision)

@@ -16,7 +16,7 @@ import torch
 from ..cpu import cpu_has_bf16, physical_cores
 from ..errors import EngineError, NoSuchPrecision
 from ..graph import ieee_fp32
-from .base import BaseEngine
+from .base import BaseEngine, model_inputs
 
 NAME = "torch"
 DEVICES = ("cuda", "mps", "cpu")  # also auto's order within this backend
@@ -84,6 +84,7 @@ class TorchEngine(BaseEngine):
         self.precision = precision
         self.max_batch = max_batch
         self.resolution = generator.resolution
+        self.inputs = model_inputs(generator)
         self.name = f"torch-{device}-{precision}"
         gen = generator.eval().to(self.device)
         if precision != "fp32":
@@ -97,17 +98,17 @@ class TorchEngine(BaseEngine):
         self._precise = ieee_fp32 if (device, precision) == ("cuda", "fp32") else contextlib.nullcontext
 
     @torch.inference_mode()
-    def _render_batch(self, z: np.ndarray, c: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def _render_batch(self, *arrays: np.ndarray) -> np.ndarray:
         dev = self.device
-        args = [torch.from_numpy(a).to(dev, non_blocking=True) for a in (z, c, t)]
+        args = [torch.from_numpy(a).to(dev, non_blocking=True) for a in arrays]
         with self._precise():
             out = self.gen(*args)
             return np.ascontiguousarray(out.cpu().numpy())
 
-    def render_float(self, z, c, t) -> np.ndarray:
+    def render_float(self, *arrays) -> np.ndarray:
         """f32 [B, 3, H, W] in [-1, 1] (tests, quality checks); B <= max_batch not enforced."""
         with torch.inference_mode(), self._precise():
-            args = [torch.as_tensor(np.asarray(a, dtype=np.float32), device=self.device) for a in (z, c, t)]
+            args = [torch.as_tensor(np.asarray(a, dtype=np.float32), device=self.device) for a in arrays]
             return self.gen.forward_float(*args).float().cpu().numpy()
 
     def close(self) -> None:
@@ -119,12 +120,14 @@ class TorchEngine(BaseEngine):
 
 
 def create(model, precision: str = "auto", max_batch: int = 8, device: str | None = None) -> TorchEngine:
-    """model: model directory (Path/str) or a built engine.graph.Generator (used as is, converted in place)."""
+    """model: model directory (Path/str), a built engine.graph.Generator or engine.stylegan.model.StyleGAN
+    (used as is, converted in place)."""
     from ..graph import Generator, build_generator
+    from ..stylegan.model import StyleGAN
 
     device = pick_device(device)
     precision = resolve_precision(precision, device)
     if device == "cpu":
         torch.set_num_threads(physical_cores())
-    gen = model if isinstance(model, Generator) else build_generator(Path(model))
+    gen = model if isinstance(model, (Generator, StyleGAN)) else build_generator(Path(model))
     return TorchEngine(gen, precision, max_batch, device)

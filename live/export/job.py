@@ -16,6 +16,8 @@ from typing import NamedTuple, Optional, Sequence
 
 from core.errors import LiveError, warn
 from core.files import atomic_output, check_output, fsync_file, writing
+from engine.stylegan import is_pickle
+from engine.stylegan.space import latent_dims, style_space
 from live.audio import decode
 from live.config import WalkerParams
 from live.recordings import latents as latents_file
@@ -98,8 +100,8 @@ def trajectory(job: ExportJob, prep: Prepared) -> Latents:
     if job.source is not None:  # a recording: its audio at its rate, its events at their samples
         blocks, push = job.source.analysis_blocks(), job.source.push
     else:  # lyric lines are class events at their samples, as in live mode and replay
-        steer = Steering(decode.ANALYSIS_SR, job.params, job.classes, job.seed, matrix=job.matrix,
-                         stems=tuple(name for name, _ in job.stems), directions=job.directions)
+        steer = Steering(decode.ANALYSIS_SR, job.params, job.classes, job.seed, dims=latent_dims(job.model),
+                         matrix=job.matrix, stems=tuple(name for name, _ in job.stems), directions=job.directions)
         events = schedule_events(job.schedule, decode.ANALYSIS_SR)
         blocks = (mono for mono, _ in decode.blocks(prep.info, planar=False))
         if job.stems:
@@ -166,8 +168,17 @@ def _commit(job: ExportJob, prep: Prepared, part: Part, segments: list) -> None:
             if job.source is not None:  # replay: its step log, whole once the rest is analysed
                 job.source.finish(job.save_latents)
             elif job.save_latents:
-                latents_file.save(job.save_latents, part.lat)
+                latents_file.save(job.save_latents, part.lat, synthesis_inputs(job.model, part.lat))
     part.work.remove()
+
+
+def synthesis_inputs(model, lat: Latents) -> dict | None:
+    """A StyleGAN model's synthesis inputs per frame (ws, and transform for StyleGAN3), for --save-latents."""
+    if not is_pickle(model):
+        return None
+    space = style_space(model)
+    arrays = space.synthesis_inputs(lat.z, lat.c, lat.t)
+    return dict(zip(("ws", "transform"), arrays))
 
 
 def _progress_bar(total: int, enabled: bool):

@@ -87,7 +87,11 @@ def export_jobs(opts, look_opts, engine_opts, folders: OutputFolders) -> list[tu
     if opts.replay:
         from live.recordings.replay import replay_source
 
-        sources = [replay_source(inp, look_opts, log_steps=bool(npz)) for inp, (_, npz) in zip(opts.replay, paths)]
+        from engine.stylegan.space import latent_dims
+
+        dims = latent_dims(engine_opts.model)  # the walk replays in the rendering model's latent sizes
+        sources = [replay_source(inp, look_opts, log_steps=bool(npz), dims=dims)
+                   for inp, (_, npz) in zip(opts.replay, paths)]
         folders.make(out_folders)
         if any(src.rec.uses_dirs() for src in sources):
             for src in sources:

@@ -1,4 +1,6 @@
-"""Latents files (.npz): z [N,128], c [N,1000], t [N] float32 and, for walker steps, time_s [N].
+"""Latents files (.npz): z [N,128], c [N,1000], t [N] float32 and, for walker steps, time_s [N]. A StyleGAN
+model's walk has its own z and c sizes, and its files also hold what the synthesis network was fed per row:
+ws [N, num_ws, w_dim] after truncation and, for StyleGAN3, transform [N, 3, 3].
 
 The one writer and reader: export's --save-latents (one row per video frame), replay's --save-latents and a
 recording's latents.npz (one row per walker step, with time_s). Written atomically (core.files).
@@ -11,26 +13,34 @@ from pathlib import Path
 
 import numpy as np
 
-from core.dims import NUM_CLASSES, Z_DIM
+from core.dims import BIGGAN, NUM_CLASSES, Z_DIM, LatentDims
 from core.errors import LiveError, first_line
 from core.files import save_npz_atomic
 from live.walk.trajectory import Latents
 
-ROW = Z_DIM + NUM_CLASSES + 2  # one step as a flat float32 row: z, c, t, time_s (a recording's spool)
+ROW = Z_DIM + NUM_CLASSES + 2  # one BigGAN step as a flat float32 row: z, c, t, time_s (a recording's spool)
 
 
-def save(path, lat: Latents) -> Path:
-    """Write lat to path atomically (OSError on a failed write: the caller names its option)."""
+def _want(n: int, z_dim: int = Z_DIM, n_classes: int = NUM_CLASSES) -> dict:
+    return dict(z=(n, z_dim), c=(n, n_classes), t=(n,), time_s=(n,))
+
+
+def save(path, lat: Latents, synthesis: dict | None = None) -> Path:
+    """Write lat (and a StyleGAN's synthesis inputs, e.g. ws and transform, one row per state) to path
+    atomically (OSError on a failed write: the caller names its option)."""
     n = len(lat.z)
-    shapes = {k: a.shape for k, a in lat.arrays().items()}
-    want = dict(z=(n, Z_DIM), c=(n, NUM_CLASSES), t=(n,), time_s=(n,))
-    if any(shapes[k] != want[k] for k in shapes):
+    arrays = lat.arrays()
+    shapes = {k: a.shape for k, a in arrays.items()}
+    want = _want(n, *(lat.z.shape[1:] + lat.c.shape[1:]))
+    extra = synthesis or {}
+    if any(shapes[k] != want[k] for k in shapes) or any(len(a) != n for a in extra.values()):
         raise ValueError(f"latents of mismatched shapes {shapes}")
-    return save_npz_atomic(path, **{k: np.asarray(a, np.float32) for k, a in lat.arrays().items()})
+    return save_npz_atomic(path, **{k: np.asarray(a, np.float32) for k, a in {**arrays, **extra}.items()})
 
 
-def load(path) -> Latents:
-    """Read and check a latents file; one-line LiveError naming it if it is not one."""
+def load(path, dims: LatentDims = BIGGAN) -> Latents:
+    """Read and check a latents file (of a walk with these latent sizes); one-line LiveError naming it if it is
+    not one."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in ("z", "c", "t", "time_s") if k in f.files}
@@ -41,7 +51,7 @@ def load(path) -> Latents:
     if missing:
         raise LiveError(f"{path}: no {', '.join(missing)} array: pass an .npz written by live")
     n = len(arrays["z"])
-    want = dict(z=(n, Z_DIM), c=(n, NUM_CLASSES), t=(n,), time_s=(n,))
+    want = _want(n, *dims)
     for k, a in arrays.items():
         if a.shape != want[k] or not np.issubdtype(a.dtype, np.floating):
             raise LiveError(f"{path}: {k} is {a.dtype} {list(a.shape)}, expected float {list(want[k])}: "
@@ -50,17 +60,17 @@ def load(path) -> Latents:
 
 
 def step_row(time_s: float, state) -> np.ndarray:
-    """One walker step as a ROW float32 row (for a spool file)."""
-    row = np.empty(ROW, np.float32)
-    row[:Z_DIM], row[Z_DIM:-2], row[-2], row[-1] = state.z, state.c, state.t, time_s
-    return row
+    """One walker step as a flat float32 row z, c, t, time_s (for a spool file; ROW long for BigGAN)."""
+    return np.concatenate([state.z, state.c, [state.t, time_s]]).astype(np.float32)
 
 
-def from_spool(path) -> Latents:
-    """Latents (with time_s) from a file of step_row rows, memory-mapped; a torn last row is dropped."""
-    n = os.path.getsize(path) // (4 * ROW)
-    rows = np.memmap(path, np.float32, "r", shape=(n, ROW)) if n else np.zeros((0, ROW), np.float32)
-    return Latents(rows[:, :Z_DIM], rows[:, Z_DIM:-2], rows[:, -2], rows[:, -1])
+def from_spool(path, dims: LatentDims = BIGGAN) -> Latents:
+    """Latents (with time_s) from a file of step_row rows of a walk with these sizes, memory-mapped; a torn
+    last row is dropped."""
+    z_dim, width = dims.z_dim, dims.z_dim + dims.n_classes + 2
+    n = os.path.getsize(path) // (4 * width)
+    rows = np.memmap(path, np.float32, "r", shape=(n, width)) if n else np.zeros((0, width), np.float32)
+    return Latents(rows[:, :z_dim], rows[:, z_dim:-2], rows[:, -2], rows[:, -1])
 
 
 class LatentLog:
@@ -78,8 +88,9 @@ class LatentLog:
 
     def latents(self) -> Latents:
         n = len(self._rows)
-        z = np.array([r[0] for r in self._rows], np.float32).reshape(n, Z_DIM)
-        c = np.array([r[1] for r in self._rows], np.float32).reshape(n, NUM_CLASSES)
+        z_dim, n_classes = (len(self._rows[0][0]), len(self._rows[0][1])) if n else BIGGAN
+        z = np.array([r[0] for r in self._rows], np.float32).reshape(n, z_dim)
+        c = np.array([r[1] for r in self._rows], np.float32).reshape(n, n_classes)
         t = np.array([r[2] for r in self._rows], np.float32)
         ts = np.array([r[3] for r in self._rows], np.float32) if self.timed else None
         return Latents(z, c, t, ts)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.dims import BIGGAN, LatentDims
 from core.errors import LiveError
 from core.files import write_json_atomic
 from live.walk.actions import Event, event_to_json
@@ -90,6 +91,7 @@ class Recorder:
 
     def __init__(self, directory: str, sr: int, session: dict):
         d = check_folder(directory)
+        self._dims = BIGGAN  # until the first step says the model's
         try:
             d.mkdir(parents=True, exist_ok=True)
             self.session = dict(session, format=1, samplerate=int(sr), complete=False, versions=versions(),
@@ -125,6 +127,7 @@ class Recorder:
         self._q.put(("e", ev))
 
     def step(self, time_s: float, state) -> None:
+        self._dims = LatentDims(len(state.z), len(state.c))  # the model's sizes (BigGAN or a StyleGAN's)
         self._q.put(("s", latents.step_row(time_s, state)))
 
     # ---- writer thread ------------------------------------------------------------------------------
@@ -187,5 +190,5 @@ class Recorder:
 
     def _write_latents(self) -> None:
         spool = self.dir / "latents.spool"
-        latents.save(self.dir / "latents.npz", latents.from_spool(spool))
+        latents.save(self.dir / "latents.npz", latents.from_spool(spool, self._dims))
         spool.unlink()

@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from live.config import WalkerParams
+from core.dims import BIGGAN, LatentDims
 from core.errors import LiveError, warn
 from live.walk.actions import Event, SetClasses, SetMatrix, event_from_json
 from live.recordings.latents import LatentLog
@@ -110,9 +111,10 @@ class ReplaySource:
     """The export's analysis source for a recording: its samples (analysis_blocks) through its events (push).
     The mp4's audio track is decoded from audio.wav like any song's."""
 
-    def __init__(self, rec: Recording, log_steps: bool = False, block: int = 4096):
+    def __init__(self, rec: Recording, log_steps: bool = False, block: int = 4096, dims: LatentDims = BIGGAN):
         self.rec, self.block = rec, block
-        self.steering = Steering(rec.sr, rec.params, rec.classes, rec.seed, matrix=rec.matrix, stems=rec.stems)
+        self.steering = Steering(rec.sr, rec.params, rec.classes, rec.seed, dims=dims, matrix=rec.matrix,
+                                 stems=rec.stems)
         self.events = deque(rec.events)
         self.log = LatentLog(timed=True) if log_steps else None
         self._file = sf.SoundFile(str(rec.wav))
@@ -154,12 +156,12 @@ class ReplaySource:
             self.log.save(save_latents)
 
 
-def replay_source(directory: str, look_opts, log_steps: bool = False) -> ReplaySource:
+def replay_source(directory: str, look_opts, log_steps: bool = False, dims: LatentDims = BIGGAN) -> ReplaySource:
     """`live --export --replay DIR`: the recording is the whole input, so look flags would be ignored."""
     given = look_opts.flags_given()
     if given:
         raise LiveError(f"--replay re-renders the recorded look: drop {', '.join(given)}")
-    return ReplaySource(load_recording(directory), log_steps=log_steps)
+    return ReplaySource(load_recording(directory), log_steps=log_steps, dims=dims)
 
 
 def replay_steps(directory: str, block: int = 4096) -> dict:

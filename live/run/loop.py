@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from core.dims import NUM_CLASSES, Z_DIM
+from core.dims import BIGGAN
 from core.errors import LiveError, warn
 from core.files import check_output
 from engine.hints import SETTLE_S, int8_hint
@@ -60,9 +60,10 @@ def run_live(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions = E
         vj.close()
         raise
     try:
-        z = np.zeros((1, Z_DIM), np.float32)
-        c = np.zeros((1, NUM_CLASSES), np.float32)
-        c[0, start.classes[0]] = 1
+        dims = model_dims(engine)
+        z = np.zeros((1, dims.z_dim), np.float32)
+        c = np.zeros((1, dims.n_classes), np.float32)
+        c[0, start.classes[0] % dims.n_classes] = 1
         for _ in range(2):  # warm up (graph compile, caches) before the clock starts
             engine.render(z, c, np.array([start.params.truncation], np.float32))
         return _run(opts, start, engine_opts, audio, engine, vj, _directions(engine_opts))
@@ -82,6 +83,12 @@ def _directions(engine_opts: EngineOptions):
     except LiveError as e:
         warn(f"{e} — modulation rows on dir1..dir8 do nothing in this set")
         return None
+
+
+def model_dims(engine):
+    """The walk's latent sizes: those of the engine's StyleGAN model, else BigGAN's."""
+    space = getattr(engine, "space", None)
+    return space.dims if space is not None else BIGGAN
 
 
 def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio: AudioInput, engine, vj,
@@ -118,7 +125,7 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
     presenter = Presenter(rate_hz, opts.interpolate, guard, on_cut_ready=planner.measured if planner else None,
                           vsync=display is not None and display.vsync, cut_time=vj.cut_time)
     stop = threading.Event()
-    analysis = Analysis(audio, look, stop, vj, start.schedule, directions)
+    analysis = Analysis(audio, look, stop, vj, start.schedule, directions, model_dims(engine))
     renderer = Renderer(engine, analysis, stop)
     report = Report(audio, analysis, renderer, engine, presenter, outputs, vj, guard, log=display is None)
     if planner is not None:

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from core.dims import BIGGAN
 from live.show.present import CutMark, Rendered
 from live.walk.actions import SetBeatClock
 from live.walk.steering import Steering, schedule_events
@@ -37,7 +38,8 @@ class Analysis(threading.Thread):
     Commands change it through Steering at the current sample position (so a recording replays exactly).
     """
 
-    def __init__(self, audio, look, stop: threading.Event, vj=None, schedule=None, directions=None):
+    def __init__(self, audio, look, stop: threading.Event, vj=None, schedule=None, directions=None,
+                 dims=BIGGAN):
         super().__init__(name="analysis", daemon=True)
         self.audio, self.stop, self.vj = audio, stop, vj
         # LRC lyrics: class events at their samples (seconds since start), recorded like any control.
@@ -45,7 +47,7 @@ class Analysis(threading.Thread):
         self.recorder = vj.recorder if vj is not None else None
         self.steer = Steering(audio.samplerate, look.params, look.classes, look.seed,
                               self.recorder.event if self.recorder is not None else None, look.matrix,
-                              audio.stems, directions)
+                              audio.stems, directions, dims)
         self.fx = self.steer.features
         self.commands: queue.SimpleQueue = queue.SimpleQueue()
         self.new_state = threading.Event()

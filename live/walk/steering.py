@@ -15,6 +15,7 @@ from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
 
+from core.dims import BIGGAN, LatentDims
 from live.analysis.features import FeatureExtractor
 from live.analysis.sources import Sources
 from live.classes import random_classes
@@ -55,11 +56,12 @@ class Steering:
 
     def __init__(self, sr: int, params: WalkerParams, classes: Iterable[int], seed: int,
                  on_event: Callable[[Event], None] | None = None, matrix: Matrix = Matrix(),
-                 stems: tuple[str, ...] = (), directions=None):
+                 stems: tuple[str, ...] = (), directions=None, dims: LatentDims = BIGGAN):
         self.features = FeatureExtractor(sr, len(stems))
         hop_s = self.features.hop_s
+        self.dims = dims
         self.params, self.classes, self.seed = params, list(classes), int(seed)
-        self.walker = Walker(params, self.classes, self.seed, hop_s)
+        self.walker = Walker(params, self.classes, self.seed, hop_s, dims)
         self._walked = params  # the parameters the walker has (modulated)
         self.stems, self.directions = tuple(stems), directions
         self.matrix = matrix
@@ -81,7 +83,7 @@ class Steering:
             self.walker.set_classes(self.classes)
         elif isinstance(action, Reseed):
             self.seed, self.cuts = int(action.seed), 0
-            self.walker = Walker(self.params, self.classes, self.seed, self.features.hop_s)
+            self.walker = Walker(self.params, self.classes, self.seed, self.features.hop_s, self.dims)
             self._walked = self.params
         elif isinstance(action, SetMatrix):
             self._set_matrix(action.matrix)

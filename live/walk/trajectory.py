@@ -11,13 +11,12 @@ from typing import Callable, Iterable, NamedTuple, Optional
 
 import numpy as np
 
-from core.dims import NUM_CLASSES, Z_DIM
 from core.errors import LiveError
 
 
 class Latents(NamedTuple):
-    z: np.ndarray  # float32 [N, Z_DIM]
-    c: np.ndarray  # float32 [N, NUM_CLASSES]
+    z: np.ndarray  # float32 [N, z_dim] (BigGAN: 128)
+    c: np.ndarray  # float32 [N, n_classes] (BigGAN: 1000)
     t: np.ndarray  # float32 [N]
     time_s: Optional[np.ndarray] = None  # float32 [N]: when each walker step was computable
 
@@ -32,13 +31,15 @@ def frame_trajectory(blocks: Iterable[np.ndarray], push: Callable, start: float,
 
     Stops reading once every frame has its state; `what` names the input in the error for too short audio.
     """
-    z = np.empty((n_frames, Z_DIM), np.float32)
-    c = np.empty((n_frames, NUM_CLASSES), np.float32)
+    z = c = None  # sized by the first state: the model's latent sizes
     t = np.empty(n_frames, np.float32)
     k, last = 0, None
 
     def emit(state) -> None:
-        nonlocal k
+        nonlocal k, z, c
+        if z is None:
+            z = np.empty((n_frames, len(state.z)), np.float32)
+            c = np.empty((n_frames, len(state.c)), np.float32)
         z[k], c[k], t[k] = state.z, state.c, state.t
         k += 1
 

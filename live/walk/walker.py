@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.dims import NUM_CLASSES, Z_DIM
+from core.dims import BIGGAN, NUM_CLASSES, LatentDims
 from live.config import DT_REF, WalkerParams
 from live.analysis.features import Frame
 
@@ -30,8 +30,8 @@ INITIAL_WEIGHT = 0.5  # class weight before any sound has been heard
 
 
 class State(NamedTuple):
-    z: np.ndarray  # float32[128], |z| <= 2·t
-    c: np.ndarray  # float32[1000]
+    z: np.ndarray  # float32[z_dim] (BigGAN 128), |z| <= 2·t
+    c: np.ndarray  # float32[n_classes] (BigGAN 1000)
     t: float  # truncation
 
 
@@ -60,17 +60,20 @@ def _truncnorm(rng: np.random.Generator, n: int, bound: float = 2.0) -> np.ndarr
 
 
 class Walker:
-    def __init__(self, params: WalkerParams, classes: list[int], seed: int, hop_s: float):
+    def __init__(self, params: WalkerParams, classes: list[int], seed: int, hop_s: float,
+                 dims: LatentDims = BIGGAN):
         if hop_s <= 0:
             raise ValueError(f"hop_s must be > 0, got {hop_s}")
         self.hop_s = float(hop_s)
+        self.dims = dims  # the model's latent sizes (a StyleGAN pickle describes its own)
+        z_dim = dims.z_dim
         self._rng = np.random.default_rng(seed)
         self._params = params
         self._trunc = params.truncation
-        self._z = _truncnorm(self._rng, Z_DIM) * self._trunc
+        self._z = _truncnorm(self._rng, z_dim) * self._trunc
         self._dir = np.where(self._z < 0, 1.0, -1.0)
-        self._vel = np.zeros(Z_DIM)
-        self._jitter_mask = np.ones(Z_DIM, bool)  # True: full speed, False: slowed by `jitter`
+        self._vel = np.zeros(z_dim)
+        self._jitter_mask = np.ones(z_dim, bool)  # True: full speed, False: slowed by `jitter`
         self._jitter_clock = None  # seconds since the last re-roll; None = roll at the first step
         self._rank_mean = np.zeros(12)
         self._heard = False  # any non-silent frame yet
@@ -137,7 +140,7 @@ class Walker:
 
     def _step_noise(self, p: WalkerParams, dt: float, drive: float) -> None:
         if self._jitter_clock is None or self._jitter_clock >= JITTER_PERIOD_S - 1e-9:
-            self._jitter_mask = self._rng.random(Z_DIM) < 0.5
+            self._jitter_mask = self._rng.random(self.dims.z_dim) < 0.5
             self._jitter_clock = 0.0 if self._jitter_clock is None else self._jitter_clock - JITTER_PERIOD_S
         self._jitter_clock += dt
         jit = np.where(self._jitter_mask, 1.0, 1.0 - p.jitter)
@@ -180,7 +183,7 @@ class Walker:
             self._slot_pc[weakest] = best
 
     def _scatter(self) -> np.ndarray:
-        c = np.zeros(NUM_CLASSES)
-        n = len(self._slot_w)
-        np.add.at(c, np.array(self._classes[:n], int), self._slot_w)
+        c = np.zeros(self.dims.n_classes)
+        n = len(self._slot_w)  # a model with fewer labels than class ids: id k plays label k mod n_classes
+        np.add.at(c, np.array(self._classes[:n], int) % self.dims.n_classes, self._slot_w)
         return c
