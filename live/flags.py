@@ -28,6 +28,7 @@ examples:
   live --cut-on-beat 16 --record sets/friday   new classes every 16 beats; record the set
   live --export --replay sets/friday -o friday.mp4 --model biggan-deep-512   re-render the set
   live --no-window --ndi --link --cut-on-beat 4 --osc 9000   a headless party PC feeding the mixer
+  live --fullscreen --web 0.0.0.0:8080         control it from a phone (scan the printed QR code)
 
 models: biggan-deep-128|256|512 download once into the user cache (set LIVE_CACHE_DIR to move it);
 a directory holding config.json + pytorch_model.bin loads locally (use that offline)."""
@@ -168,6 +169,9 @@ def _vj_flags(p: argparse.ArgumentParser) -> None:
                    help="CC -> parameter/action map ([cc] 7 = \"truncation\"); `m` (learn) saves into it")
     g.add_argument("--osc", metavar="[HOST:]PORT", help="listen for OSC: /live/<parameter> f, /live/preset s, "
                    "/live/classes s, /live/freeze i, /live/cut, /live/tap (host 127.0.0.1 unless given)")
+    g.add_argument("--web", metavar="[HOST:]PORT", help="serve the control page (every parameter, action, preset, "
+                   "classes, lyrics, HUD figures, a preview) at http://HOST:PORT/ (host 127.0.0.1 unless given; any "
+                   "other address needs the token printed with the URL, e.g. --web 0.0.0.0:8080 for a phone)")
     g.add_argument("--osc-out", metavar="HOST:PORT",
                    help="send /live/features/flux, /power, /chroma (12) every frame and /beat on beats")
     g.add_argument("--cut-on-beat", type=int, metavar="N", help="new random classes every N beats (t taps); "

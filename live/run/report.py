@@ -9,9 +9,11 @@ import time
 
 from engine.hints import int8_hint
 from live.classes import LABELS
+from live.control.web.protocol import look_state
 from live.run.stats import LatencyHist, rate
 
 LOG_EVERY_S = 10.0  # --no-window: the HUD figures as one log line this often
+WEB_EVERY_S, WEB_FIGURES_EVERY_S = 0.1, 0.5  # the web pages' look (changes show within 0.5 s) and figures
 
 
 class Report:
@@ -23,7 +25,8 @@ class Report:
         self.changes: collections.deque = collections.deque(maxlen=240)  # ticks with a new image
         self.displayed = self.distinct = 0
         self.cuts: collections.deque = collections.deque(maxlen=2000)
-        self._next_status = self._next_log = 0.0
+        self._next_status = self._next_log = self._next_web = self._next_figures = 0.0
+        self._web_figures: dict = {}
         self.link: dict | None = None  # Link's figures as the set ended
 
     def shown(self, shown, t_flip: float) -> None:
@@ -63,8 +66,22 @@ class Report:
                  self.vj.hud(), int8_hint(self.engine, f["render_fps"])]
         return lines + ([self.outputs.hud()] if self.outputs else [])
 
+    def web_figures(self) -> dict:
+        """The HUD's figures for the web pages."""
+        return dict(self.figures(), level=round(self.analysis.level, 3), backend=self.engine.name,
+                    resolution=int(self.engine.resolution), bpm=self.vj.beat.bpm, link=self.vj.link_stats(),
+                    outputs=self.outputs.stats(), input=self.audio.device_name, status=self.audio.status)
+
     def periodic(self, now: float, look) -> None:
-        """OSC out /live/status/* every second; without a window, the HUD as a log line every LOG_EVERY_S."""
+        """OSC out /live/status/* every second; without a window, the HUD as a log line every LOG_EVERY_S;
+        the web pages' state every WEB_EVERY_S."""
+        web = self.vj.web
+        if web is not None and now >= self._next_web:
+            self._next_web = now + WEB_EVERY_S
+            if now >= self._next_figures:
+                self._next_figures, self._web_figures = now + WEB_FIGURES_EVERY_S, self.web_figures()
+            steer = self.analysis.steer  # the classes in force, as the HUD shows them
+            web.publish(dict(look_state(look, steer.classes[: steer.params.num_classes]), hud=self._web_figures))
         osc = self.vj.osc_out
         if osc is not None and now >= self._next_status:
             self._next_status = now + 1.0
