@@ -23,7 +23,7 @@ from core.errors import LiveError
 from live import classes as cls
 from live.config import PARAM_SPECS
 from live.control import actions as A
-from live.control.look import MAX_CLASSES, step_size
+from live.control.look import MAX_CLASSES
 from live.control.presets import list_presets, preset_order
 
 SOURCE = "web"
@@ -37,7 +37,7 @@ class Malformed(ValueError):
 def describe(extra_params: list[dict] | None = None) -> dict:
     """The controls the page builds itself from: one slider per parameter (extra_params: rows others add, e.g.
     modulation amounts, in the same shape), the one-word actions, the presets."""
-    params = [dict(name=name, label=name.replace("_", " "), min=spec.min, max=spec.max, step=step_size(name),
+    params = [dict(name=name, label=name.replace("_", " "), min=spec.min, max=spec.max, integer=spec.type is int,
                    unit=spec.unit, help=spec.help, default=spec.default) for name, spec in PARAM_SPECS.items()]
     return dict(params=params + list(extra_params or ()), actions=list(A.NAMED), presets=preset_order(),
                 max_classes=MAX_CLASSES, lyrics=True)
@@ -119,11 +119,13 @@ class Drops:
     def __init__(self, every_s: float = 5.0, clock=time.monotonic):
         self.every_s, self.clock = every_s, clock
         self.total = 0
-        self._new: dict[str, int] = {}
+        self.reasons: dict[str, int] = {}  # since the start
+        self._new: dict[str, int] = {}  # since the last report
         self._last = -float("inf")
 
     def count(self, reason: str, n: int = 1) -> None:
         self.total += n
+        self.reasons[reason] = self.reasons.get(reason, 0) + n
         self._new[reason] = self._new.get(reason, 0) + n
 
     def report(self) -> str | None:

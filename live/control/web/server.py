@@ -161,15 +161,20 @@ class WebControl:
     def _serve(self) -> None:
         from aiohttp import web
 
+        @web.middleware
+        async def guard(request, handler):
+            return await self._guard(request, handler)
+
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        app = web.Application(middlewares=[web.middleware(self._guard)], client_max_size=MAX_MESSAGE)
-        app.router.add_get("/ws", self._socket)
-        app.router.add_get("/api/controls", lambda r: web.json_response(self.description))
-        for path in STATIC:
-            app.router.add_get(path, self._static)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         try:
+            app = web.Application(middlewares=[guard], client_max_size=MAX_MESSAGE)
+            app.router.add_get("/ws", self._socket)
+            app.router.add_get("/api/controls", self._controls)
+            app.router.add_get("/favicon.ico", self._no_icon)
+            for path in STATIC:
+                app.router.add_get(path, self._static)
+            runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
             loop.run_until_complete(runner.setup())
             loop.run_until_complete(web.SockSite(runner, self.sock).start())
             tick = loop.create_task(self._tick())
@@ -222,6 +227,16 @@ class WebControl:
 
     def _cookie(self) -> str:
         return f"live_token_{self.port}"
+
+    async def _controls(self, request):
+        from aiohttp import web
+
+        return web.json_response(self.description)
+
+    async def _no_icon(self, request):
+        from aiohttp import web
+
+        return web.Response(status=204)
 
     async def _static(self, request):
         from aiohttp import web

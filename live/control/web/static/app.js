@@ -24,11 +24,17 @@ function build(desc) {
   for (const p of desc.params) {
     const row = el("label", {class: "param", title: p.help || ""});
     const value = el("output", {"data-value": p.name});
-    const input = el("input", {type: "range", "data-param": p.name, min: p.min, max: p.max, step: p.step,
-                               value: p.default});
+    // any value in between (the range snaps to steps otherwise: 0.3 from OSC would show as 0.2944)
+    const input = el("input", {type: "range", "data-param": p.name, min: p.min, max: p.max,
+                               step: p.integer ? 1 : "any", value: p.default});
     let last = 0, timer = null;
-    const push = () => { last = Date.now(); timer = null;
-                         send({type: "param", name: p.name, value: Number(input.value)}); };
+    const push = () => {  // at most every SEND_EVERY_MS while dragging; the same value once
+      last = Date.now(); timer = null;
+      if (input.value !== input.dataset.sent) {
+        input.dataset.sent = input.value;
+        send({type: "param", name: p.name, value: Number(input.value)});
+      }
+    };
     input.addEventListener("input", () => {
       touched[p.name] = Date.now();
       value.textContent = input.value;
@@ -58,6 +64,7 @@ function showState(s) {
     const input = document.querySelector(`[data-param="${name}"]`);
     if (!input || Date.now() - (touched[name] || 0) < 400) continue;
     input.value = v;
+    if (input.value !== input.dataset.sent) delete input.dataset.sent;  // changed elsewhere: send it again
     document.querySelector(`[data-value="${name}"]`).textContent = v;
   }
   document.querySelectorAll("[data-preset]").forEach(b => b.classList.toggle("on", b.dataset.preset === s.preset));
