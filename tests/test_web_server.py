@@ -142,3 +142,7 @@ def test_drops_are_reported_at_most_every_few_seconds():
     now[0] = 5.0
     assert drops.report() == "web: dropped 1000 messages (flooding 1000); the show goes on"
     assert drops.total == 1003 and drops.report() is None
+    drops.count("oversized")
+    now[0] = 6.0
+    assert drops.report() is None and drops.report(last=True) == \
+        "web: dropped 1 message (oversized 1); the show goes on"  # as the set ends

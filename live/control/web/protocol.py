@@ -128,9 +128,10 @@ class Drops:
         self.reasons[reason] = self.reasons.get(reason, 0) + n
         self._new[reason] = self._new.get(reason, 0) + n
 
-    def report(self) -> str | None:
+    def report(self, last: bool = False) -> str | None:
+        """The line to show now, or None; `last`: as the set ends, whenever the one before was."""
         now = self.clock()
-        if not self._new or now - self._last < self.every_s:
+        if not self._new or (now - self._last < self.every_s and not last):
             return None
         self._last = now
         n = sum(self._new.values())

@@ -27,7 +27,7 @@ import threading
 from importlib import resources
 from urllib.parse import urlsplit
 
-from core.errors import LiveError
+from core.errors import LiveError, warn
 from live.control import actions as A
 from live.control.osc import parse_address
 from live.control.web import protocol as P
@@ -139,6 +139,9 @@ class WebControl:
         if self._preview.is_alive():
             self._preview.join(2)
         self.sock.close()
+        text = self.drops.report(last=True)  # the ones since the last report
+        if text:
+            warn(text)
 
     # ---- preview thread ------------------------------------------------------------------------------------
     def _encode_loop(self) -> None:
