@@ -2,7 +2,6 @@
 received by an NDI receiver in the test, the flash guard on a rave set with beat cuts, and Ableton Link with a
 second peer process at 128 BPM whose beats the cuts must land on."""
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -17,14 +16,6 @@ from tests.flashes import max_flashes_per_second
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(vmic.missing() is not None, reason=str(vmic.missing()))
-
-
-@pytest.fixture(scope="module")
-def mic(tmp_path_factory):
-    with vmic.VirtualMic(tmp_path_factory.mktemp("vmic")) as vm:
-        vm.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-        vm.play(vmic.write_music(tmp_path_factory.mktemp("audio") / "music.wav", 120))
-        yield vm
 
 
 def start_live(mic, model, *args):

@@ -81,14 +81,6 @@ class Live:
         return "".join(self.err)
 
 
-@pytest.fixture(scope="module")
-def mic(tmp_path_factory):
-    with vmic.VirtualMic(tmp_path_factory.mktemp("vmic")) as vm:
-        vm.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-        vm.play(vmic.write_music(tmp_path_factory.mktemp("audio") / "music.wav", 120))
-        yield vm
-
-
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))

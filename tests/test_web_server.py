@@ -146,3 +146,37 @@ def test_drops_are_reported_at_most_every_few_seconds():
     now[0] = 6.0
     assert drops.report() is None and drops.report(last=True) == \
         "web: dropped 1 message (oversized 1); the show goes on"  # as the set ends
+
+
+@pytest.mark.parametrize("served", ["127.0.0.1:0"], indirect=True)
+def test_pasted_lyrics_choose_the_classes_lyrics_would(served, tmp_path):
+    from live.control.look import start_look
+    from live.options import LookOptions, LyricsOptions
+
+    song = "Salt wind blowing off the sea\nDown beneath the coral reef\nthe jellyfish are glowing\n"
+    (tmp_path / "song.txt").write_text(song)
+    food = tmp_path / "food.txt"
+    food.write_text("pizza and a cheeseburger\nhot dog with mustard\nice cream and espresso\n")
+    want = start_look(LookOptions(params=(("num_classes", 6),), lyrics=LyricsOptions(tmp_path / "song.txt")), True)
+    served.publish(dict(params=dict(num_classes=6)))  # the look in force has 6 classes
+
+    async def paste(text):
+        async with aiohttp.ClientSession() as s:
+            async with s.ws_connect(f"http://127.0.0.1:{served.port}/ws") as ws:
+                await ws.send_str(json.dumps(dict(type="lyrics", text=text)))
+
+    def chosen(timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = served.inbox.drain()
+            if got:
+                return got
+            time.sleep(0.05)  # the text model loads on a worker thread
+        pytest.fail("no classes from the lyrics")
+
+    asyncio.run(paste(song))
+    assert chosen() == [A.ChooseClasses(",".join(map(str, want.classes)), "web lyrics")]
+    asyncio.run(paste(str(food)))  # a file's name is lyrics text here: the page never reads a file
+    got = chosen()[0].spec.split(",")
+    food_ids = start_look(LookOptions(params=(("num_classes", 6),), lyrics=LyricsOptions(food)), True).classes
+    assert len(got) == 6 and got != [str(i) for i in food_ids]
