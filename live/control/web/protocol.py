@@ -19,7 +19,6 @@ import json
 import time
 from typing import Any
 
-from core.errors import LiveError
 from live import classes as cls
 from live.config import PARAM_SPECS
 from live.control import actions as A
@@ -92,13 +91,9 @@ def _text(msg: dict, key: str) -> str:
 def search(words: str) -> list[dict]:
     """Classes for a search box: the class `--classes` would take for these words first (name or synonym),
     then every class with a name or synonym containing them."""
-    hits: list[tuple[int, str]] = []
-    try:
-        exact = cls.class_id(words)
-        hits.append((exact, cls.LABELS[exact]))
-    except LiveError:
-        pass
-    hits += [h for h in cls.search(words) if h[0] not in {i for i, _ in hits}]
+    exact = cls.exact_id(words)
+    hits = [(exact, cls.LABELS[exact])] if exact is not None else []
+    hits += [h for h in cls.search(words) if h[0] != exact]
     return [dict(id=i, name=name, synonyms=cls.SYNONYMS[i][1:4]) for i, name in hits[:MAX_SEARCH_HITS]]
 
 

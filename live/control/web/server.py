@@ -83,6 +83,7 @@ class WebControl:
         self._state_text, self._state_seq = "", 0  # the server's thread: the state pages get
         self._jpeg, self._frame_seq = b"", 0
         self._frame = None  # the newest shown frame (main thread -> preview thread)
+        self._want_preview = False  # some page shows the preview (set on the server's thread)
         self._lyrics_busy = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
@@ -133,11 +134,11 @@ class WebControl:
 
     def close(self) -> None:
         self._closing.set()
+        if self._preview.is_alive():  # first: it hands frames to the loop
+            self._preview.join(2)
         if self._loop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
-        if self._preview.is_alive():
-            self._preview.join(2)
         self.sock.close()
         text = self.drops.report(last=True)  # the ones since the last report
         if text:
@@ -150,7 +151,7 @@ class WebControl:
         shown = None
         while not self._closing.wait(1 / PREVIEW_HZ):
             frame = self._frame
-            if frame is None or frame is shown or not any(p.preview for p in list(self.pages)):
+            if frame is None or frame is shown or not self._want_preview:
                 continue
             shown = frame
             img = Image.fromarray(frame)
@@ -264,6 +265,7 @@ class WebControl:
         await ws.prepare(request)
         page = _Page(ws)
         self.pages.add(page)
+        self._want_preview = True
         page.wake.set()
         pump = asyncio.ensure_future(self._pump(page))
         try:
@@ -276,6 +278,7 @@ class WebControl:
                     self.drops.count("binary")
         finally:
             self.pages.discard(page)
+            self._want_preview = any(p.preview for p in self.pages)
             pump.cancel()
         return ws
 
@@ -294,6 +297,7 @@ class WebControl:
             self._reply(page, dict(type="found", q=payload, classes=P.search(payload)))
         elif kind == "preview":
             page.preview = payload
+            self._want_preview = any(p.preview for p in self.pages)
         elif self._lyrics_busy:
             self._reply(page, dict(type="note", text="still choosing classes for the last lyrics"))
         else:
