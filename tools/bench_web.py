@@ -61,10 +61,13 @@ class Pages(threading.Thread):
             sent: dict[float, float] = {}
             readers = [asyncio.ensure_future(self._read(ws, i, sent)) for i, ws in enumerate((a, b))]
             value = 0.5
-            while not self.stop.is_set():
+            while not self.stop.is_set() and not a.closed:  # (closed: the set is over)
                 value = 0.7 if value == 0.5 else 0.5
                 sent[value] = time.perf_counter()
-                await a.send_str(json.dumps(dict(type="param", name="truncation", value=value)))
+                try:
+                    await a.send_str(json.dumps(dict(type="param", name="truncation", value=value)))
+                except aiohttp.ClientError:
+                    break
                 await asyncio.sleep(0.5)
             for r in readers:
                 r.cancel()
@@ -81,6 +84,57 @@ class Pages(threading.Thread):
                 t = json.loads(msg.data)["params"]["truncation"]
                 if t in sent:
                     self.echo_ms.append((time.perf_counter() - sent.pop(t)) * 1000)
+
+
+def thread_cpu_s(names) -> float:
+    """CPU seconds (user + system) the threads of this process with these names have used."""
+    total = 0
+    for t in threading.enumerate():
+        if t.name in names and t.native_id:
+            fields = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def micro(seconds: float = 10.0) -> dict:
+    """The web control in this process with two pages (preview on), fed as the live loop feeds it: a 128 px
+    frame at 60 Hz and the state at 10 Hz. CPU of its threads as a share of one core (CPU time, so a busy
+    machine slows it but does not inflate it) and the main thread's CPU per call."""
+    import numpy as np
+
+    from live.control.dispatch import Inbox
+    from live.control.web.server import WebControl
+
+    web = WebControl("127.0.0.1:0", Inbox()).start()
+    pages = Pages(web.port)
+    pages.start()
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8) for _ in range(8)]
+    state = dict(params=dict(truncation=1.0, jitter=0.5), preset="default", frozen=False, seed=1,
+                 classes=[dict(id=i, name=f"class {i}") for i in range(12)],
+                 hud=dict(render_fps=30.0, display_fps=60.0, latency_ms=40.0, level=0.5, backend="torch"))
+    while pages.frames[1] == 0 and pages.is_alive():  # both pages connected and served
+        web.offer(frames[0].copy())
+        time.sleep(0.05)
+    cpu0, offer_s, publish_s, n = thread_cpu_s(("web", "web-preview")), 0.0, 0.0, 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t = time.thread_time()
+        web.offer(frames[n % 8])
+        offer_s += time.thread_time() - t
+        if n % 6 == 0:
+            state["hud"]["render_fps"] = n % 7
+            t = time.thread_time()
+            web.publish(state)
+            publish_s += time.thread_time() - t
+        n += 1
+        time.sleep(1 / 60)
+    cpu = thread_cpu_s(("web", "web-preview")) - cpu0
+    pages.stop.set()
+    pages.join(5)
+    web.close()
+    return dict(web_threads_core_pct=round(100 * cpu / seconds, 2), offer_us=round(1e6 * offer_s / n, 2),
+                publish_us=round(1e6 * publish_s / (n // 6 + 1), 1), preview_frames=list(pages.frames))
 
 
 def run_variant(vm, model: Path, name: str, seconds: float, out: Path, backend: str) -> dict:
@@ -107,8 +161,9 @@ def run_variant(vm, model: Path, name: str, seconds: float, out: Path, backend: 
 
 def main(argv=None) -> int:
     args = bench_args(argv, __doc__)
-    result = dict(cpu=cpu_name(), cores=os.cpu_count(), runs=[])
-    print(f"{result['cpu']}, {result['cores']} cores", flush=True)
+    result = dict(cpu=cpu_name(), cores=os.cpu_count(), load_before=round(load(), 2), micro=micro(), runs=[])
+    print(f"{result['cpu']}, {result['cores']} cores, load {result['load_before']}; in process: {result['micro']}",
+          flush=True)
     summary = interleaved(args, VARIANTS, run_variant,
                           ("variant", "load_before", "load_after", "fps_rendered", "fps_displayed", "latency_ms_p50",
                            "latency_ms_p95", "preview_frames", "echo_ms_p50", "echo_ms_max", "echoes"),
