@@ -18,8 +18,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from live.recordings.replay import replay_steps
 from tests import vmic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,6 +68,12 @@ class Live:
             if m:
                 return m.group(1)
         pytest.fail("live did not print its URL:\n" + "".join(self.err)[-2000:])
+
+    def said(self, text: str, timeout=30) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.err):
+            assert time.monotonic() < deadline and self.app.poll() is None, "".join(self.err)[-2000:]
+            time.sleep(0.05)
 
     def stop(self) -> str:
         """End the set like Ctrl-C (the recording is finished); stderr."""
@@ -159,6 +167,7 @@ def test_two_pages_one_show(browser, mic, tiny_model_dir, tmp_path):
         a.locator("[data-param=truncation]").fill("0.5")  # the show goes on after the junk
         value_is(b, "truncation", "0.5")
         assert live.app.poll() is None
+        live.said("web: dropped")  # reported while the show runs
     finally:
         err = live.stop()
     assert "web: dropped" in err and "malformed" in err and "flooding" in err, err[-2000:]
@@ -170,3 +179,6 @@ def test_two_pages_one_show(browser, mic, tiny_model_dir, tmp_path):
     assert [e["value"] for e in events if e["kind"] == "freeze"] == [True, False], events
     assert any(e["kind"] == "classes" and e["value"][-1] == 107 for e in events), events
     assert "█" in err  # the QR code for a phone
+    got, lat = replay_steps(str(rec)), np.load(rec / "latents.npz")  # replayed like any other control
+    for key in ("z", "c", "t"):
+        assert got[key].shape == lat[key].shape and np.abs(got[key] - lat[key]).max() <= 1e-5, key

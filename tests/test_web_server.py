@@ -180,3 +180,14 @@ def test_pasted_lyrics_choose_the_classes_lyrics_would(served, tmp_path):
     got = chosen()[0].spec.split(",")
     food_ids = start_look(LookOptions(params=(("num_classes", 6),), lyrics=LyricsOptions(food)), True).classes
     assert len(got) == 6 and got != [str(i) for i in food_ids]
+
+
+def test_reports_queued_as_the_set_ends_are_still_said(capsys):
+    from live.control.vj import VJ
+    from live.options import VJOptions
+
+    vj = VJ(VJOptions(), 44100)
+    vj.inbox.put(A.Report("web: dropped 3 messages (malformed 3); the show goes on"))
+    vj.inbox.put(A.Tap())  # not a report: nothing to say
+    vj.close()
+    assert capsys.readouterr().err == "live: web: dropped 3 messages (malformed 3); the show goes on\n"

@@ -104,6 +104,9 @@ class VJ:
                     part.close()
                 except Exception:
                     pass
+        for action in self.inbox.drain():  # reports that came in as the set ended are still said
+            if isinstance(action, A.Report):
+                warn(action.text)
         if self.recorder is not None:
             self.recorder.close()
 

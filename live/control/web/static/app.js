@@ -84,7 +84,7 @@ function showState(s) {
   }));
   const h = s.hud, f = (x, d) => x === null || x === undefined ? "-" : Number(x).toFixed(d);
   const rows = [["render", f(h.render_fps, 1) + " fps"], ["display", f(h.display_fps, 1) + " fps"],
-                ["latency", f(h.latency_ms, 0) + " ms"], ["input", Math.round(100 * h.level) + "%"],
+                ["latency", f(h.latency_ms, 0) + " ms"], ["input", Math.round(100 * h.level) + "%" + (h.status && h.status !== "ok" ? " — " + h.status : "")],
                 ["engine", h.backend], ["preset", s.preset + (s.frozen ? " (frozen)" : "")],
                 ["tempo", h.link ? `Link ${f(h.link.tempo, 1)} BPM, ${h.link.peers} peers` : (h.bpm ? f(h.bpm, 0) + " BPM" : "-")]];
   for (const o of h.outputs || []) rows.push([o.kind, `${o.sent} sent, ${o.dropped} dropped`]);
