@@ -6,7 +6,8 @@ other.
 Each variant runs `python -m live` for --seconds on a paced virtual microphone (tests/vmic.py), a full-width
 random 128 px model (as tools/bench_rig.py) and the SDL dummy window. The "web" variant adds `--web` and two
 WebSocket clients that take everything a page takes (the state and every preview JPEG); one moves the
-truncation slider twice a second, the other times how long until its state shows the new value. Variants are
+truncation slider twice a second, the other times how long until its state shows the new value (the
+echo). First, micro(): the web control alone in this process, its CPU time. Variants are
 interleaved (A B A B ...) and `uptime`'s load is recorded beside every run. One command:
   python tools/bench_web.py --seconds 30 --repeats 2 --json web.json
 """
@@ -98,7 +99,7 @@ def thread_cpu_s(names) -> float:
 
 def micro(seconds: float = 10.0) -> dict:
     """The web control in this process with two pages (preview on), fed as the live loop feeds it: a 128 px
-    frame at 60 Hz and the state at 10 Hz. CPU of its threads as a share of one core (CPU time, so a busy
+    frame at 60 Hz and the state at 10 Hz (live sends it on a change and every 0.5 s: less). CPU of its threads as a share of one core (CPU time, so a busy
     machine slows it but does not inflate it) and the main thread's CPU per call."""
     import numpy as np
 
