@@ -50,19 +50,26 @@ def _build_index() -> dict[str, int]:
 
 
 _INDEX = _build_index()
+_NORMED = [[_norm(n) for n in names] for names in SYNONYMS]  # for search: a web page searches as one types
+
+
+def exact_id(token: str) -> int | None:
+    """The class an id, a name or a synonym names exactly (as --classes takes it), else None."""
+    tok = token.strip()
+    if tok.lstrip("-").isdigit():
+        return int(tok) if 0 <= int(tok) < NUM_CLASSES else None
+    return _INDEX.get(_norm(tok))
 
 
 def class_id(token: str) -> int:
     """One id or name -> class id; LiveError with close matches when unknown."""
     tok = token.strip()
-    if tok.lstrip("-").isdigit():
-        cid = int(tok)
-        if not 0 <= cid < NUM_CLASSES:
-            raise LiveError(f"class id {cid} is out of range 0–{NUM_CLASSES - 1}")
+    cid = exact_id(tok)
+    if cid is not None:
         return cid
+    if tok.lstrip("-").isdigit():
+        raise LiveError(f"class id {int(tok)} is out of range 0–{NUM_CLASSES - 1}")
     key = _norm(tok)
-    if key in _INDEX:
-        return _INDEX[key]
     close = difflib.get_close_matches(key, _INDEX.keys(), n=5, cutoff=0.6)
     if not close:  # fall back to substring hits ("shark" -> "great white shark", ...)
         close = [n for n in _INDEX if key and key in n][:5]
@@ -98,8 +105,7 @@ def search(word: str) -> list[tuple[int, str]]:
     if not key:
         return []
     exact, partial = [], []
-    for cid, names in enumerate(SYNONYMS):
-        normed = [_norm(n) for n in names]
+    for cid, normed in enumerate(_NORMED):
         if key in normed:
             exact.append((cid, LABELS[cid]))
         elif any(key in n for n in normed):

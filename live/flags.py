@@ -31,6 +31,7 @@ examples:
   live --no-window --ndi --link --cut-on-beat 4 --osc 9000   a headless party PC feeding the mixer
   live --channels 2 --stems "drums=3-4,bass=5" --preset mine   stems on input channels 3-6 drive the matrix
   live --export song.wav --stem drums=drums.wav -o song.mp4 --preset mine   the same from stem files
+  live --fullscreen --web 0.0.0.0:8080         control it from a phone (scan the printed QR code)
 
 presets: parameters plus [[modulation]] rows (source -> target, amount, curve), [bands] and [lfo1]..[lfo4];
 the packaged presets/default.toml lists every source, target and curve.
@@ -185,8 +186,11 @@ def _vj_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--midi-map", metavar="FILE.toml",
                    help="CC -> parameter/action map ([cc] 7 = \"truncation\"); `m` (learn) saves into it")
     g.add_argument("--osc", metavar="[HOST:]PORT", help="listen for OSC: /live/<parameter> f, /live/preset s, "
-                   "/live/classes s, /live/freeze i, /live/cut, /live/tap, /live/mod/<row>/amount f (host 127.0.0.1 unless "
-                   "given)")
+                   "/live/classes s, /live/freeze i, /live/cut, /live/tap, /live/mod/<row>/amount f (host 127.0.0.1 "
+                   "unless given)")
+    g.add_argument("--web", metavar="[HOST:]PORT", help="serve the control page (every parameter, action, preset, "
+                   "classes, lyrics, HUD figures, a preview) at http://HOST:PORT/ (host 127.0.0.1 unless given; any "
+                   "other address needs the token printed with the URL, e.g. --web 0.0.0.0:8080 for a phone)")
     g.add_argument("--osc-out", metavar="HOST:PORT",
                    help="send /live/features/flux, /power, /chroma (12) and /live/source/<name> (every modulation "
                         "source) every frame and /beat on beats")

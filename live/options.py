@@ -116,6 +116,7 @@ class VJOptions:
     record: str | None = None  # folder
     link: bool = False  # join the Ableton Link session
     link_quantum: float = 4.0
+    web: str | None = None  # [HOST:]PORT of the control page
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def live_options(ns) -> LiveOptions:
                            show=not ns.no_window)
     vj = VJOptions(midi=ns.midi, midi_map=ns.midi_map, osc=ns.osc, osc_out=ns.osc_out, record=ns.record,
                    cut_on_beat=number(ns.cut_on_beat, "--cut-on-beat", 1, 1024, True), link=ns.link,
-                   link_quantum=number(ns.link_quantum, "--link-quantum", 1, 64, integer=True))
+                   link_quantum=number(ns.link_quantum, "--link-quantum", 1, 64, integer=True), web=ns.web)
     outputs = OutputOptions(ndi=_name(ns.ndi, "--ndi"), vcam=ns.vcam, syphon=_name(ns.syphon, "--syphon"),
                             spout=_name(ns.spout, "--spout"), size=output_size(ns.output_size))
     if outputs.size is not None and not outputs.wanted():

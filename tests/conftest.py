@@ -71,6 +71,18 @@ def global_state_kept():
     assert not leaks, "the test left global state changed: " + "; ".join(leaks)
 
 
+@pytest.fixture(scope="module")
+def mic(tmp_path_factory):
+    """A virtual microphone (tests/vmic.py) playing two minutes of music, for `live` subprocesses (its env)."""
+    from tests import vmic
+
+    with vmic.VirtualMic(tmp_path_factory.mktemp("vmic")) as vm:
+        root = str(Path(__file__).resolve().parents[1])
+        vm.env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+        vm.play(vmic.write_music(tmp_path_factory.mktemp("audio") / "music.wav", 120))
+        yield vm
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 128 px BigGAN-deep model dir (config.json + pytorch_model.bin) with narrow deterministic random weights.

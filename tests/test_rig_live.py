@@ -3,7 +3,6 @@ received by an NDI receiver in the test, the flash guard on a rave set with beat
 run without the guard flashes), and Ableton Link with a second peer process (128 BPM, then 96) on whose beats the
 cuts seen on NDI must land."""
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -18,14 +17,6 @@ from tests.flashes import flashes_per_second
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(vmic.missing() is not None, reason=str(vmic.missing()))
-
-
-@pytest.fixture(scope="module")
-def mic(tmp_path_factory):
-    with vmic.VirtualMic(tmp_path_factory.mktemp("vmic")) as vm:
-        vm.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-        vm.play(vmic.write_music(tmp_path_factory.mktemp("audio") / "music.wav", 120))
-        yield vm
 
 
 def start_live(mic, model, *args, env=None):

@@ -67,6 +67,17 @@ class NdiPull(threading.Thread):
                 self.frames += len(rx.collect(lambda: None, count=1, timeout=0.2))
 
 
+def run_live(vm, model: Path, name: str, seconds: float, out: Path, backend: str, extra: list):
+    """One `live` run of `seconds` with these extra flags: its --stats."""
+    stats = out / f"stats-{name}-{time.monotonic_ns()}.json"
+    r = subprocess.run([sys.executable, "-m", "live", "-d", "pulse", "--model", str(model), "--backend", backend,
+                        "--duration", str(seconds), "--stats", str(stats), "--seed", "1", *extra],
+                       env=vm.env, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 600)
+    if r.returncode != 0:
+        raise SystemExit(f"{name}: live failed:\n{r.stderr[-2000:]}")
+    return json.loads(stats.read_text())
+
+
 def run_variant(vm, model: Path, name: str, seconds: float, out: Path, backend: str) -> dict:
     extra = VARIANTS[name]
     peer = pull = None
@@ -76,20 +87,16 @@ def run_variant(vm, model: Path, name: str, seconds: float, out: Path, backend: 
     if "--ndi" in extra:
         pull = NdiPull("bench")
         pull.start()
-    stats = out / f"stats-{name}-{time.monotonic_ns()}.json"
     load_before = load()
-    r = subprocess.run([sys.executable, "-m", "live", "-d", "pulse", "--model", str(model), "--backend", backend,
-                        "--duration", str(seconds), "--stats", str(stats), "--seed", "1", *extra],
-                       env=vm.env, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 600)
-    if pull is not None:
-        pull.stop.set()
-        pull.join(5)
-    if peer is not None:
-        peer.terminate()
-        peer.wait(10)
-    if r.returncode != 0:
-        raise SystemExit(f"{name}: live failed:\n{r.stderr[-2000:]}")
-    s = json.loads(stats.read_text())
+    try:
+        s = run_live(vm, model, name, seconds, out, backend, extra)
+    finally:
+        if pull is not None:
+            pull.stop.set()
+            pull.join(5)
+        if peer is not None:
+            peer.terminate()
+            peer.wait(10)
     return dict(variant=name, load_before=round(load_before, 2), load_after=round(load(), 2),
                 fps_rendered=s["fps_rendered"], fps_displayed=s["fps_displayed"], images_per_s=s["images_per_s"],
                 latency_ms_p50=s["latency_ms_p50"], latency_ms_p95=s["latency_ms_p95"],
@@ -98,51 +105,58 @@ def run_variant(vm, model: Path, name: str, seconds: float, out: Path, backend: 
                 flash_guard=s["flash_guard"], backend=s["backend"])
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_args(argv, doc: str):
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--repeats", type=int, default=2, help="A/B pairs (interleaved)")
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--json", type=Path, help="write the table here")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
+
+def interleaved(args, variants, run_variant, shown: tuple, medians: tuple, result: dict) -> dict:
+    """Runs run_variant(vm, model, name, seconds, tmp, backend) for each variant in turn, args.repeats times, on
+    the virtual mic and the full-width 128 px model, after one warm-up run; result["runs"] gets every row (the
+    `shown` keys printed as it comes), result["summary"] the median of the `medians` keys per variant."""
     from core.cache import cache_dir
     from engine.testmodel import make_random_model
     from tests import vmic
 
     why = vmic.missing()
     if why:
-        raise SystemExit(f"bench_rig needs the virtual microphone: {why}")
+        raise SystemExit(f"the benchmark needs the virtual microphone: {why}")
     model = Path(cache_dir("bench-models")) / "biggan-deep-128-ch128"
     if not (model / "config.json").exists():
         make_random_model(model, 128, 128, 0)
-    result = dict(cpu=cpu_name(), cores=os.cpu_count(), micro=micro(), runs=[])
-    print(f"{result['cpu']}, {result['cores']} cores; per frame at 128 px: {result['micro']}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         with vmic.VirtualMic(tmp / "vm") as vm:
             vm.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
             vm.play(vmic.write_music(tmp / "music.wav", (args.seconds + 60) * 2 * args.repeats + 120))
-            run_variant(vm, model, "base", min(10.0, args.seconds), tmp, args.backend)  # warm the engine cache
-            for i in range(args.repeats):
-                for name in VARIANTS:
+            run_variant(vm, model, variants[0], min(10.0, args.seconds), tmp, args.backend)  # warm the caches
+            for _ in range(args.repeats):
+                for name in variants:
                     row = run_variant(vm, model, name, args.seconds, tmp, args.backend)
                     result["runs"].append(row)
-                    print(json.dumps({k: row[k] for k in ("variant", "load_before", "load_after", "fps_rendered",
-                                                          "fps_displayed", "images_per_s", "latency_ms_p50",
-                                                          "latency_ms_p95", "added_latency_ms", "ndi_received")}),
-                          flush=True)
-    summary = {}
-    for name in VARIANTS:
-        rows = [r for r in result["runs"] if r["variant"] == name]
-        summary[name] = {k: statistics.median(r[k] for r in rows)
-                         for k in ("fps_displayed", "images_per_s", "latency_ms_p50", "latency_ms_p95", "load_before")}
-    result["summary"] = summary
+                    print(json.dumps({k: row[k] for k in shown}), flush=True)
+    result["summary"] = {name: {k: statistics.median(r[k] for r in result["runs"] if r["variant"] == name)
+                                for k in medians} for name in variants}
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return result["summary"]
+
+
+def main(argv=None) -> int:
+    args = bench_args(argv, __doc__)
+    result = dict(cpu=cpu_name(), cores=os.cpu_count(), micro=micro(), runs=[])
+    print(f"{result['cpu']}, {result['cores']} cores; per frame at 128 px: {result['micro']}", flush=True)
+    summary = interleaved(args, list(VARIANTS), run_variant,
+                          ("variant", "load_before", "load_after", "fps_rendered", "fps_displayed", "images_per_s",
+                           "latency_ms_p50", "latency_ms_p95", "added_latency_ms", "ndi_received"),
+                          ("fps_displayed", "images_per_s", "latency_ms_p50", "latency_ms_p95", "load_before"), result)
     b, r = summary["base"], summary["rig"]
     print(f"median base: {b}\nmedian rig:  {r}\nrig costs {100 * (1 - r['fps_displayed'] / b['fps_displayed']):.1f}% "
           f"of displayed fps and {r['latency_ms_p95'] - b['latency_ms_p95']:+.1f} ms of p95 latency")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

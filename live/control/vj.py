@@ -1,5 +1,5 @@
-"""The VJ rig of live mode in one object: OSC in/out, MIDI, beat tracking and beat cuts, tap tempo, preset
-hot reload, recording. The runtime calls it from two threads:
+"""The VJ rig of live mode in one object: OSC in/out, MIDI, the web page, beat tracking and beat cuts, tap tempo,
+preset hot reload, recording. The runtime calls it from two threads:
 
   analysis thread: on_frame(frame, t_capture, sources) for every feature frame (beat, tap, OSC out);
                    recorder hooks
@@ -47,6 +47,10 @@ class VJ:
         self.midi_port = None
         self.osc = OscServer(opts.osc, self.inbox) if opts.osc else None
         self.osc_out = OscOut(opts.osc_out) if opts.osc_out else None
+        self.web = None
+        if opts.web:
+            from live.control.web.server import WebControl
+            self.web = WebControl(opts.web, self.inbox)
         self.watcher = PresetWatcher()
         self.reloader = PresetReloader()
         path = preset_path(preset)
@@ -77,6 +81,8 @@ class VJ:
             self.recorder = Recorder(self.opts.record, self.samplerate, session)
         if self.osc is not None:
             self.osc.start()
+        if self.web is not None:
+            self.web.start()
         if self.opts.midi:
             from live.control.midi import open_input
             try:
@@ -93,7 +99,7 @@ class VJ:
         if self._closed:
             return
         self._closed = True
-        for part in (self.link, self.osc):
+        for part in (self.link, self.osc, self.web):
             if part is not None:
                 part.close()
         if self.midi_port is not None:
@@ -235,6 +241,8 @@ class VJ:
             parts.append(f"MIDI {name[:20]}" + (" LEARN" if self.midi_ctl.learning is not None else ""))
         if self.osc is not None:
             parts.append(f"OSC :{self.osc.port}")
+        if self.web is not None:
+            parts.append(self.web.hud())
         if self.recorder is not None:
             s = int(self.recorder.seconds)
             parts.append("REC " + ("stopped" if self.recorder.error else f"{s // 60:02d}:{s % 60:02d}"))

@@ -164,6 +164,8 @@ def _run(opts: LiveOptions, start: StartLook, engine_opts: EngineOptions, audio:
                 shown = presenter.tick(now)
                 if shown is not None:
                     outputs.offer(shown.img)
+                    if vj.web is not None:
+                        vj.web.offer(shown.img)
                     t_flip = display.show(shown.img, *_overlays(display, report, look, analysis)) \
                         if display is not None else time.monotonic()
                     last_draw = t_flip

@@ -10,9 +10,11 @@ import time
 from engine.hints import int8_hint
 from live.classes import LABELS
 from live.control.look import format_row
+from live.control.web.protocol import look_state
 from live.run.stats import LatencyHist, rate
 
 LOG_EVERY_S = 10.0  # --no-window: the HUD figures as one log line this often
+WEB_FIGURES_EVERY_S = 0.5  # the web pages' HUD figures (a change of the look goes out at once)
 
 
 class Report:
@@ -24,7 +26,9 @@ class Report:
         self.changes: collections.deque = collections.deque(maxlen=240)  # ticks with a new image
         self.displayed = self.distinct = 0
         self.cuts: collections.deque = collections.deque(maxlen=2000)
-        self._next_status = self._next_log = 0.0
+        self._next_status = self._next_log = self._next_figures = 0.0
+        self._web_figures: dict = {}
+        self._web_look: tuple = ()  # the look the web pages were last sent
         self.link: dict | None = None  # Link's figures as the set ended
 
     def shown(self, shown, t_flip: float) -> None:
@@ -70,8 +74,25 @@ class Report:
             lines.append("   ".join(rows[i:i + 3]))
         return lines + ([self.outputs.hud()] if self.outputs else [])
 
+    def web_figures(self) -> dict:
+        """The HUD's figures for the web pages."""
+        return dict(self.figures(), level=round(self.analysis.level, 3), backend=self.engine.name,
+                    resolution=int(self.engine.resolution), bpm=self.vj.beat.bpm, link=self.vj.link_stats(),
+                    outputs=self.outputs.stats(), input=self.audio.device_name, status=self.audio.status)
+
     def periodic(self, now: float, look) -> None:
-        """OSC out /live/status/* every second; without a window, the HUD as a log line every LOG_EVERY_S."""
+        """OSC out /live/status/* every second; without a window, the HUD as a log line every LOG_EVERY_S;
+        the web pages' state when the look changed, and every WEB_FIGURES_EVERY_S for the figures."""
+        web = self.vj.web
+        if web is not None:
+            steer = self.analysis.steer  # the classes in force, as the HUD shows them
+            classes = tuple(steer.classes[: steer.params.num_classes])
+            key = (look.params, look.preset, look.frozen, look.seed, classes)  # a cheap test, every tick
+            if key != self._web_look or now >= self._next_figures:
+                if now >= self._next_figures:
+                    self._next_figures, self._web_figures = now + WEB_FIGURES_EVERY_S, self.web_figures()
+                self._web_look = key
+                web.publish(dict(look_state(look, list(classes)), hud=self._web_figures))
         osc = self.vj.osc_out
         if osc is not None and now >= self._next_status:
             self._next_status = now + 1.0

@@ -1,0 +1,3 @@
+"""The control surface in the browser (`live --web`): server (HTTP + WebSocket, preview, token), protocol
+(messages -> actions, the page's description, the state pages show), static/ (the page: no build step, no CDN).
+"""
