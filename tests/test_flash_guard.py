@@ -104,13 +104,13 @@ def test_calm_video_passes_bit_identical(name):
 
 
 def test_large_frames_are_area_averaged_not_sampled():
-    """Thin lines that a point-sampled thumbnail can miss: 1-pixel columns at 768 x 512."""
-    size = (512, 768)
-    a = np.zeros(size + (3,), np.uint8)
-    a[:, ::16] = 255  # 1 px of every 16 lit: L 0.0625, too little to count
-    b = np.zeros(size + (3,), np.uint8)
-    b[:, ::2] = 255  # every other column lit: L 0.5
-    _, out, guard = guarded(alternate(a, b, seconds=1.0))
+    """A 512 x 768 strobe that leaves black exactly the pixels a 72 x 72 point-sampled thumbnail reads (the
+    guard before this one): the rest, 78% of the frame, flashes. Sampling sees nothing; area averages see it."""
+    h, w = 512, 768
+    rows, cols = (np.arange(72) * h + h // 2) // 72, (np.arange(72) * w + w // 2) // 72
+    lit = np.full((h, w, 3), 255, np.uint8)
+    lit[rows], lit[:, cols] = 0, 0
+    _, _, guard = guarded(alternate(np.zeros_like(lit), lit, seconds=1.0))
     assert guard.limited > 0
 
 

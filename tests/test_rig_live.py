@@ -66,7 +66,8 @@ def test_headless_ndi_output_is_received_and_the_flash_guard_holds_on_a_rave_set
     assert len(frames) >= 80, len(frames)
     assert all(f.shape == (128, 128, 3) for f in frames)
     steps = [float(np.abs(a.astype(np.int16) - b).mean()) for a, b in zip(frames, frames[1:])]
-    assert np.median(steps) > 0.5 and np.abs(frames[0].astype(np.int16) - frames[-1]).mean() > 5  # it moves
+    moving = np.mean([x > 0.5 for x in steps])  # the guard holds some frames of this flashing set, not all
+    assert moving > 0.1 and np.abs(frames[0].astype(np.int16) - frames[-1]).mean() > 5, (moving, steps)
     guarded = flashes_per_second(times, frames)
     assert max(guarded.values()) <= 3, (control, guarded)
     ndi = s["outputs"][0]
