@@ -3,50 +3,34 @@ with its own event loop, so nothing here runs on the main, analysis or render th
 
 - The page's messages become actions in the VJ inbox (live.control.dispatch), like OSC and MIDI: one
   dispatcher, so web changes are recorded and replayed like any other.
-- publish() (main thread, ~10 times a second) hands over the state; every page gets it when it changed.
+- publish() (main thread: when the look changed, and every 0.5 s for the figures) hands over the state.
 - offer() (main thread, every shown frame) only keeps a reference; the preview thread encodes the newest one
   as a scaled JPEG about 10 times a second while a page wants it. A page still busy receiving gets the newest
   state and frame once it is free: a slow phone drops frames, never holds anything up.
-Safety: bound to 127.0.0.1, ::1 or localhost no token is needed, but the Host header must name this machine (a
-web site that rebinds its name to 127.0.0.1 is refused). Bound to any other address (127.0.0.2 included) every
-request needs the token printed with the URL: none is 401, a wrong one 403. The WebSocket refuses a foreign
-Origin (another site's page driving ours) with 403. Messages that are malformed, oversized or over the flood
-limit are dropped and counted (one report every few seconds).
+Safety: who may connect is live.control.web.guard's (a token off 127.0.0.1, no foreign Origin). Messages that
+are malformed, oversized or over the flood limit are dropped and counted (one report every few seconds).
 """
 from __future__ import annotations
 
 import asyncio
-import hmac
 import io
-import ipaddress
 import json
-import secrets
 import socket
 import sys
 import threading
 from importlib import resources
-from urllib.parse import urlsplit
 
 from core.errors import LiveError, warn
 from live.control import actions as A
 from live.control.osc import parse_address
+from live.control.web import guard
 from live.control.web import protocol as P
 
-LOCAL_NAMES = ("127.0.0.1", "::1", "localhost")  # bound here: no token (only this machine can connect)
 MAX_MESSAGE = 64 * 1024  # a pasted song's lyrics fit; more is dropped
 MAX_PAGES = 16
 PREVIEW_HZ, PREVIEW_PX, PREVIEW_QUALITY = 10.0, 256, 70
 STATIC = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
           "/style.css": ("style.css", "text/css")}
-
-
-def _is_local(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Page:
@@ -63,7 +47,7 @@ class WebControl:
     def __init__(self, spec: str, inbox, extra_params: list[dict] | None = None):
         self.host, port = parse_address(spec, "--web", lowest=0)  # 0: any free port (printed)
         self.inbox = inbox
-        self.token = None if self.host in LOCAL_NAMES else secrets.token_urlsafe(16)
+        self.token = guard.token_for(self.host)
         self.description = P.describe(extra_params)
         self._param_names = {p["name"] for p in self.description["params"]}
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -96,7 +80,7 @@ class WebControl:
     def url(self) -> str:
         host = self.host
         if host in ("0.0.0.0", "::"):
-            host = _lan_address()
+            host = guard.lan_address()
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{self.port}/" + (f"?token={self.token}" if self.token else "")
 
@@ -219,14 +203,9 @@ class WebControl:
     async def _guard(self, request, handler):
         from aiohttp import web
 
-        if self.token is not None:
-            given = request.query.get("token") or request.cookies.get(self._cookie())
-            if not given:
-                raise web.HTTPUnauthorized(text="live: open the URL live printed, with its token\n")
-            if not hmac.compare_digest(given.encode(), self.token.encode()):
-                raise web.HTTPForbidden(text="live: wrong token — open the URL live printed\n")
-        elif not _is_local(urlsplit("//" + request.host).hostname or ""):  # DNS rebinding onto 127.0.0.1
-            raise web.HTTPForbidden(text="live: this page answers only to this machine's own names\n")
+        refused = guard.refusal(request, self.token, self._cookie())
+        if refused is not None:
+            return web.Response(status=refused[0], text=refused[1] + "\n")
         return await handler(request)
 
     def _cookie(self) -> str:
@@ -255,8 +234,7 @@ class WebControl:
     async def _socket(self, request):
         from aiohttp import WSMsgType, web
 
-        origin = request.headers.get("Origin")
-        if origin is not None and urlsplit(origin).netloc != request.host:
+        if guard.foreign_origin(request):
             self.drops.count("foreign origin")
             raise web.HTTPForbidden(text="live: a page from another site may not control this one\n")
         if len(self.pages) >= MAX_PAGES:
@@ -336,17 +314,3 @@ class WebControl:
                     await ws.send_bytes(self._jpeg)
         except (ConnectionError, RuntimeError):
             pass  # the page went away; its handler cleans up
-
-
-def _lan_address() -> str:
-    """This machine's address on the network a phone would join (the route out; no packet is sent)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.connect(("10.255.255.255", 1))
-        return s.getsockname()[0]
-    except OSError:
-        return socket.gethostname()
-    finally:
-        s.close()
-
-
