@@ -383,3 +383,20 @@ def test_live_analysis_sends_links_clock_as_recorded_actions(leads):
         assert phase == pytest.approx((2 * t_end) % 1.0, abs=1e-6)
     else:  # the control: without Link the tracker leads (silence: no tempo, phase 0)
         assert clocks == [] and phase == 0.0
+
+
+def test_midi_learn_binds_a_knob_to_a_rows_amount(tmp_path):
+    import mido
+
+    matrix = Matrix((Row("bass", "truncation", -0.5), Row("high", "dir1", 1.0)))
+    look = Look(make_params(), list(range(12)), 0, matrix=matrix)
+    midi = MidiControl(MidiMap({}), tmp_path / "map.toml")
+    d = Dispatcher(look, midi=midi)
+    d.dispatch(A.Select("mod1"))
+    d.dispatch(A.MidiLearn())
+    d.dispatch(A.MidiMessage(mido.Message("control_change", control=40, value=0)))  # the knob moved
+    _, toast = d.dispatch(A.Select(step=1))  # Right: the next one, row 2, is what the knob will set
+    assert "CC 40 -> mod2" in toast and 'mod2' in (tmp_path / "map.toml").read_text()
+    actions, _ = d.dispatch(A.MidiMessage(mido.Message("control_change", control=40, value=127)))
+    assert actions == [A.SetModAmount(2, 3.0)]  # the top of a direction row's range (standard deviations)
+    assert MidiMap.load(tmp_path / "map.toml").cc == {40: "mod2"}

@@ -107,7 +107,6 @@ class Analysis(threading.Thread):
                 self.latest = Snapshot(seq, st.z, st.c, st.t, self.capture_time(time_s), self.cut)
                 self.new_state.set()
 
-
     def _beat_clock(self, t_last: float) -> None:
         """While Link leads: its beat at the analysis position, as an action (recorded, so a replay has it)."""
         self._next_clock = t_last + CLOCK_EVERY_S

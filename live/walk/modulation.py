@@ -117,6 +117,11 @@ class Modulator:
         self._cut_prev: dict[int, float] = {}
         self._since_cut = math.inf
 
+    def take_cuts(self, old: "Modulator") -> None:
+        """Keep the cut rows' state (last values, time since the last cut) of the Modulator this one replaces,
+        so a new amount or matrix does not cut at once."""
+        self._cut_prev, self._since_cut = dict(old._cut_prev), old._since_cut
+
     def step(self, params: WalkerParams, values: np.ndarray) -> Step:
         self._since_cut += self.hop_s
         if not self._rows:

@@ -102,7 +102,7 @@ class Steering:
     def set_directions(self, directions) -> None:
         """The model's latent directions, once known (a replay learns them after reading the recording)."""
         self.directions = directions
-        self.mod = Modulator(self.matrix, self.sources.names, self.features.hop_s, directions)
+        self._set_matrix(self.matrix)
 
     def _set_matrix(self, matrix: Matrix) -> None:
         if matrix.sources != self.matrix.sources:  # new envelopes or LFOs; the beat and its clock carry on
@@ -110,7 +110,8 @@ class Steering:
             self.sources = Sources(self.features.hop_s, matrix.sources, self.stems)
             self.sources.take_beat(old)
         self.matrix = matrix
-        self.mod = Modulator(matrix, self.sources.names, self.features.hop_s, self.directions)
+        old, self.mod = self.mod, Modulator(matrix, self.sources.names, self.features.hop_s, self.directions)
+        self.mod.take_cuts(old)
 
     def push(self, samples: np.ndarray) -> list[tuple[float, State]]:
         """(time_s, state) for every walker step completed by these samples."""
