@@ -22,7 +22,8 @@ def engine_files(cache: Path) -> set:
 
 
 def client(nb, folder):
-    return nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
+    return nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                   resources={"metadata": {"path": str(folder)}})
 
 
 def test_colab_notebook_runs_on_cpu(tiny_model_dir, tmp_path, monkeypatch):

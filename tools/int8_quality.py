@@ -72,7 +72,8 @@ def run(args) -> dict:
     scores = {p: quality(frames[p], frames["fp32"], held_out["t"]) for p in precisions[1:]}
     load_before = os.getloadavg()
     ms = interleaved_ms(engines, args.rounds, args.per_round)
-    result = {"resolution": args.resolution, "states": len(held_out["t"]), "isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "native"),
+    result = {"resolution": args.resolution, "states": len(held_out["t"]),
+              "isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "native"),
               "cpu": cpu_name(), "load_before": load_before, "load_after": os.getloadavg(), "ms_per_frame": ms,
               "int8_speedup_vs_fp32": ms["fp32"] / ms["int8"], "quality": scores,
               "gate_db": GATE_DB, "gate_passed": scores["int8"]["psnr_median_db"] >= GATE_DB,
