@@ -197,7 +197,7 @@ def test_a_signal_stops_the_cluster_and_keeps_its_segments(cluster, tiny_model_d
     the finished segments stay and a rerun reuses them."""
     audio, out = write(tmp_path / "song.wav", music(40.0)), tmp_path / "out.mp4"
     env = _env(cluster, tmp_path)
-    args = export_args(tiny_model_dir, audio, out, "--ray", cluster.address)
+    args = export_args(tiny_model_dir, audio, out, "--fps", 10, "--ray", cluster.address)  # 5 segments
     p = _live(args, env)
     try:
         _wait_for(p, lambda: _segments(tmp_path / "cache") and cluster.renders())
@@ -218,8 +218,8 @@ def test_a_signal_stops_the_cluster_and_keeps_its_segments(cluster, tiny_model_d
     if sig == signal.SIGTERM:
         r = run_live(*args, env=env)
         assert r.returncode == 0, r.stderr
-        assert r.stderr.splitlines()[0].startswith(f"live: {audio}: reusing {len(kept)} of 4 segments"), r.stderr
-        assert _streams(out)["video"][0] == 1200
+        assert r.stderr.splitlines()[0].startswith(f"live: {audio}: reusing {len(kept)} of 5 segments"), r.stderr
+        assert _streams(out)["video"][0] == 400
 
 
 def test_an_unreachable_head_is_one_line_and_leaves_no_folder(tiny_model_dir, tmp_path):
