@@ -188,7 +188,12 @@ def _start_here(ray, quiet: dict) -> None:
     """A new Ray instance on this machine, on the loopback address only: it serves this export alone, so it
     listens on no network interface (Ray otherwise binds its node's reachable IP)."""
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # Ray's switch for a loopback-only node
-    ray.init(**quiet)
+    try:
+        ray.init(**quiet)
+    except Exception as e:
+        if type(e) is not Exception:
+            raise
+        raise RuntimeError(first_line(e)) from None  # Ray's own "node timed out during startup" is a bare Exception
 
 
 def _cause(e: BaseException) -> BaseException:
