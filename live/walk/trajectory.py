@@ -54,4 +54,6 @@ def frame_trajectory(blocks: Iterable[np.ndarray], push: Callable, start: float,
         emit(last)
     if k < n_frames:
         raise LiveError(f"'{what}' is too short to analyse: pass at least 0.1 s of audio")
+    if z is None:  # no frames asked for
+        z = c = np.empty((0, 0), np.float32)
     return Latents(z, c, t)
