@@ -53,7 +53,7 @@ def model_fingerprint(source) -> str:
             h.update(str(tuple(t.shape)).encode())
             h.update(t.numpy().tobytes())
     elif is_pickle(source):  # a StyleGAN network pickle: the file
-        h.update(_memo_sha256(Path(source)).encode())
+        h.update(sealed.memo_sha256(Path(source)).encode())
     else:
         from .weights import CONFIG_NAME, WEIGHTS_NAME, check_model_dir
 
