@@ -167,6 +167,11 @@ def test_two_pages_one_show(browser, mic, tiny_model_dir, tmp_path):
         a.locator("[data-param=truncation]").fill("0.5")  # the show goes on after the junk
         value_is(b, "truncation", "0.5")
         assert live.app.poll() is None
+        assert a.locator("[data-param=mod1]").count() == 0  # the default preset has no modulation rows
+        b.click("[data-preset=rave]")  # rave's rows get sliders on every page, the first: bass -> truncation
+        a.wait_for_selector("[data-param=mod1]")
+        a.locator("[data-param=mod1]").fill("-0.25")
+        value_is(b, "mod1", "-0.25")
         live.said("web: dropped")  # reported while the show runs
     finally:
         err = live.stop()
@@ -175,7 +180,8 @@ def test_two_pages_one_show(browser, mic, tiny_model_dir, tmp_path):
 
     events = [json.loads(ln) for ln in (rec / "events.jsonl").read_text().splitlines()]
     params = [(e["value"]["truncation"], e["value"]["jitter"]) for e in events if e["kind"] == "params"]
-    assert params == [(0.3, 0.5), (0.3, 0.2), (0.5, 0.2)], events  # web, OSC, web: the walker got each
+    assert params[:3] == [(0.3, 0.5), (0.3, 0.2), (0.5, 0.2)], events  # web, OSC, web: the walker got each
+    assert [e["value"] for e in events if e["kind"] == "mod_amount"] == [[1, -0.25]], events  # a row's slider
     assert [e["value"] for e in events if e["kind"] == "freeze"] == [True, False], events
     assert any(e["kind"] == "classes" and e["value"][-1] == 107 for e in events), events
     assert "█" in err  # the QR code for a phone

@@ -191,3 +191,23 @@ def test_reports_queued_as_the_set_ends_are_still_said(capsys):
     vj.inbox.put(A.Tap())  # not a report: nothing to say
     vj.close()
     assert capsys.readouterr().err == "live: web: dropped 3 messages (malformed 3); the show goes on\n"
+
+
+def test_modulation_rows_are_sliders_of_their_own():
+    """A preset's rows come with the state (named modN, as MIDI maps name them) and their sliders send the row's
+    amount; a row number that is not a number is junk."""
+    from live.config import WalkerParams
+    from live.control.look import Look
+    from live.walk.modulation import Matrix, Row
+
+    look = Look(WalkerParams(), [1, 2], 0, "mine", True, Matrix((Row("bass", "truncation", -0.6),
+                                                                  Row("lfo1", "dir1", 1.5))))
+    mods = P.look_state(look, [1, 2])["mods"]
+    assert [(m["name"], m["min"], m["max"], m["value"]) for m in mods] == [("mod1", -1.0, 1.0, -0.6),
+                                                                          ("mod2", -3.0, 3.0, 1.5)]
+    kind, action = P.parse('{"type": "param", "name": "mod2", "value": -0.4}', {"truncation"})
+    assert kind == "action" and action == A.SetAmount(2, -0.4, "web")
+    for junk in ('{"type": "param", "name": "mod0", "value": 1}', '{"type": "param", "name": "modx", "value": 1}',
+                 '{"type": "param", "name": ["mod1"], "value": 1}'):
+        with pytest.raises(P.Malformed):
+            P.parse(junk, {"truncation"})

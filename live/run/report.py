@@ -87,7 +87,7 @@ class Report:
         if web is not None:
             steer = self.analysis.steer  # the classes in force, as the HUD shows them
             classes = tuple(steer.classes[: steer.params.num_classes])
-            key = (look.params, look.preset, look.frozen, look.seed, classes)  # a cheap test, every tick
+            key = (look.params, look.preset, look.frozen, look.seed, look.matrix, classes)  # cheap, every tick
             if key != self._web_look or now >= self._next_figures:
                 if now >= self._next_figures:
                     self._next_figures, self._web_figures = now + WEB_FIGURES_EVERY_S, self.web_figures()

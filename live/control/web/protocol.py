@@ -4,6 +4,7 @@ dispatcher, the state every page shows, and the count of messages dropped.
 
 Page -> server, one JSON object a WebSocket text message:
   {"type": "param", "name": "truncation", "value": 0.3}   a slider (any name in the description's params)
+  {"type": "param", "name": "mod2", "value": -0.4}         the amount of the preset's modulation row 2
   {"type": "action", "name": "cut"}                        a button: cut, freeze, reseed, tap, link
   {"type": "preset", "name": "rave"}                       a preset of the list (names only, never a path)
   {"type": "classes", "spec": "jellyfish, 980"}            ImageNet names, synonyms or ids (as --classes)
@@ -16,6 +17,7 @@ Server -> page: {"type": "state", ...} (the look and the HUD's figures), {"type"
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -24,6 +26,7 @@ from live.config import PARAM_SPECS
 from live.control import actions as A
 from live.control.look import MAX_CLASSES
 from live.control.presets import list_presets, preset_order
+from live.walk.modulation import amount_range
 
 SOURCE = "web"
 MAX_SEARCH_HITS = 30
@@ -43,9 +46,14 @@ def describe(extra_params: list[dict] | None = None) -> dict:
 
 
 def look_state(look, classes: list[int]) -> dict:
-    """What every page shows of the look (`classes`: the ids in force, as the HUD shows them)."""
+    """What every page shows of the look (`classes`: the ids in force, as the HUD shows them). The preset's
+    modulation rows come as sliders of their own (`mods`), named modN as MIDI maps name them: a preset
+    change may bring other rows."""
+    mods = [dict(name=f"mod{i}", label=f"mod{i} {row.source} → {row.target}", min=lo, max=hi, integer=False,
+                 value=row.amount) for i, row in enumerate(look.matrix.rows, 1)
+            for lo, hi in [amount_range(row.target)]]
     return dict(params={name: getattr(look.params, name) for name in PARAM_SPECS}, preset=look.preset,
-                frozen=look.frozen, seed=look.seed, selected=look.selected,
+                frozen=look.frozen, seed=look.seed, selected=look.selected, mods=mods,
                 classes=[dict(id=int(i), name=cls.LABELS[i]) for i in classes])
 
 
@@ -61,9 +69,12 @@ def parse(text: str, param_names) -> tuple[str, Any]:
     kind = msg.get("type")
     if kind == "param":
         name, value = msg.get("name"), msg.get("value")
-        if name not in param_names or isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not isinstance(name, str) or isinstance(value, bool) or not isinstance(value, (int, float)):
             raise Malformed("param")
-        return "action", A.SetParam(name, value, SOURCE)
+        row = re.fullmatch(r"mod([1-9][0-9]{0,2})", name)
+        if name not in param_names and row is None:
+            raise Malformed("param")
+        return "action", A.SetAmount(int(row.group(1)), value, SOURCE) if row else A.SetParam(name, value, SOURCE)
     if kind == "action":
         if msg.get("name") not in A.NAMED:
             raise Malformed("action")

@@ -19,31 +19,32 @@ function send(msg) {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
 }
 
+function addSlider(container, p) {
+  const row = el("label", {class: "param", title: p.help || "", "data-row": p.name});
+  const value = el("output", {"data-value": p.name}, p.value === undefined ? "" : String(p.value));
+  // any value in between (the range snaps to steps otherwise: 0.3 from OSC would show as 0.2944)
+  const input = el("input", {type: "range", "data-param": p.name, min: p.min, max: p.max,
+                             step: p.integer ? 1 : "any", value: p.value === undefined ? p.default : p.value});
+  let last = 0, timer = null;
+  const push = () => {  // at most every SEND_EVERY_MS while dragging; the same value once
+    last = Date.now(); timer = null;
+    if (input.value !== input.dataset.sent) {
+      input.dataset.sent = input.value;
+      send({type: "param", name: p.name, value: Number(input.value)});
+    }
+  };
+  input.addEventListener("input", () => {
+    touched[p.name] = Date.now();
+    value.textContent = input.value;
+    if (!timer) timer = setTimeout(push, Math.max(0, SEND_EVERY_MS - (Date.now() - last)));
+  });
+  input.addEventListener("change", () => { touched[p.name] = Date.now(); push(); });
+  row.append(el("span", {}, p.label), input, value);
+  container.append(row);
+}
+
 function build(desc) {
-  const params = $("#params");
-  for (const p of desc.params) {
-    const row = el("label", {class: "param", title: p.help || ""});
-    const value = el("output", {"data-value": p.name});
-    // any value in between (the range snaps to steps otherwise: 0.3 from OSC would show as 0.2944)
-    const input = el("input", {type: "range", "data-param": p.name, min: p.min, max: p.max,
-                               step: p.integer ? 1 : "any", value: p.default});
-    let last = 0, timer = null;
-    const push = () => {  // at most every SEND_EVERY_MS while dragging; the same value once
-      last = Date.now(); timer = null;
-      if (input.value !== input.dataset.sent) {
-        input.dataset.sent = input.value;
-        send({type: "param", name: p.name, value: Number(input.value)});
-      }
-    };
-    input.addEventListener("input", () => {
-      touched[p.name] = Date.now();
-      value.textContent = input.value;
-      if (!timer) timer = setTimeout(push, Math.max(0, SEND_EVERY_MS - (Date.now() - last)));
-    });
-    input.addEventListener("change", () => { touched[p.name] = Date.now(); push(); });
-    row.append(el("span", {}, p.label), input, value);
-    params.append(row);
-  }
+  for (const p of desc.params) addSlider($("#params"), p);
   for (const name of desc.actions) {
     const b = el("button", {"data-action": name}, name);
     b.addEventListener("click", () => send({type: "action", name}));
@@ -58,9 +59,23 @@ function build(desc) {
   maxClasses = desc.max_classes;
 }
 
+// The preset's modulation rows: a slider each, rebuilt when the preset brings other rows.
+let modsShown = "";
+function showMods(mods) {
+  const key = JSON.stringify(mods.map(m => [m.name, m.label, m.min, m.max]));
+  if (key !== modsShown) {
+    modsShown = key;
+    $("#mods").replaceChildren();
+    for (const m of mods) addSlider($("#mods"), m);
+    $("#mods-section").hidden = mods.length === 0;
+  }
+}
+
 let maxClasses = 12, chosen = [];
 function showState(s) {
-  for (const [name, v] of Object.entries(s.params)) {
+  showMods(s.mods || []);
+  const values = Object.assign({}, s.params, Object.fromEntries((s.mods || []).map(m => [m.name, m.value])));
+  for (const [name, v] of Object.entries(values)) {
     const input = document.querySelector(`[data-param="${name}"]`);
     if (!input || Date.now() - (touched[name] || 0) < 400) continue;
     input.value = v;
