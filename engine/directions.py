@@ -1,4 +1,4 @@
-"""The top principal directions of a BigGAN-deep model's latent space (the matrix's dir1..dir8 targets).
+"""The top principal directions of a model's latent space (the matrix's dir1..dir8 targets), as z directions.
 
 As GANSpace does for BigGAN: sample z (for one class: the class only shifts that layer's activations, so every
 class gives the same directions), take the activations of the generator's first
@@ -10,6 +10,10 @@ graph and weights (engine.graph), then cached in the user cache under the weight
 That layer is linear in its input (z and the class embedding, 256 numbers), so the activations' covariance is
 W·M·Wᵀ with M the covariance of the sampled inputs: its principal components are the left singular
 vectors of W·M^½, exactly those of the sampled activations, without the N × 32768 activations in memory.
+
+A StyleGAN pickle: as GANSpace does for StyleGAN, the principal components of w = mapping(z) over sampled z
+(label 0 for a conditional model), each regressed back to the z direction that moves w along it (the walker
+moves z; the mapping network is not linear, so this is the least-squares direction).
 """
 from __future__ import annotations
 
@@ -47,25 +51,47 @@ def compute_directions(gen, n: int = N_DIRECTIONS, samples: int = SAMPLES, seed:
     return d.astype(np.float32)
 
 
-def cache_path(fingerprint: str, n: int = N_DIRECTIONS) -> Path:
-    return cache_dir("directions") / f"biggan-{fingerprint}-{n}-v{VERSION}.npy"
+def compute_w_directions(space, n: int = N_DIRECTIONS, samples: int = SAMPLES, seed: int = 0) -> np.ndarray:
+    """[n, z_dim] float32 unit directions in z, strongest first, for an engine.stylegan.space.StyleSpace."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((samples, space.z_dim))
+    c = np.zeros((samples, space.c_dim), np.float32)
+    if space.c_dim:
+        c[:, 0] = 1
+    w = space._map(z, c)  # [samples, w_dim], untruncated
+    wc = w - w.mean(axis=0)
+    comps = np.linalg.svd(wc, full_matrices=False)[2][:n]  # [n, w_dim]: top components of w
+    coef = np.linalg.lstsq(wc @ comps.T, z - z.mean(axis=0), rcond=None)[0]  # [n, z_dim]: z ≈ scores @ coef
+    coef /= np.maximum(np.linalg.norm(coef, axis=1, keepdims=True), 1e-12)
+    return coef.astype(np.float32)
+
+
+def cache_path(fingerprint: str, n: int = N_DIRECTIONS, family: str = "biggan") -> Path:
+    return cache_dir("directions") / f"{family}-{fingerprint}-{n}-v{VERSION}.npy"
 
 
 def latent_directions(model: str, n: int = N_DIRECTIONS) -> np.ndarray:
     """The model's (a name or folder, as --model) directions from the cache, computed once when missing."""
     from .graph import build_generator
     from .onnx_export import model_fingerprint
+    from .stylegan import is_pickle
     from .weights import resolve_model
 
-    model_dir = resolve_model(model)
-    path = cache_path(model_fingerprint(model_dir), n)
+    stylegan = is_pickle(model)
+    model_dir = model if stylegan else resolve_model(model)
+    path = cache_path(model_fingerprint(model_dir), n, "stylegan" if stylegan else "biggan")
     try:
         d = np.load(path, allow_pickle=False)
         if d.ndim == 2 and d.shape[0] == n and np.isfinite(d).all():
             return d
     except (OSError, ValueError):
         pass  # not computed yet, or damaged: compute again
-    d = compute_directions(build_generator(model_dir), n)
+    if stylegan:
+        from .stylegan.space import style_space
+
+        d = compute_w_directions(style_space(model), n)
+    else:
+        d = compute_directions(build_generator(model_dir), n)
     buf = io.BytesIO()
     np.save(buf, d)
     write_bytes_atomic(path, buf.getvalue())

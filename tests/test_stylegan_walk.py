@@ -74,3 +74,22 @@ def test_engine_renders_walker_states(pkl):
             engine.render(np.zeros((1, 128)), np.zeros((1, 1000)), np.ones(1))  # BigGAN's sizes
     finally:
         engine.close()
+
+
+def test_direction_rows_get_the_principal_directions_of_w(pkl):
+    """dir1..dir8 for a pickle: W's principal components, as z directions (read back from the cache)."""
+    from engine.directions import latent_directions
+
+    d = latent_directions(str(pkl["sg2-orig"]), n=4)
+    assert d.shape == (4, 8) and np.allclose(np.linalg.norm(d, axis=1), 1, atol=1e-5)
+    assert np.array_equal(latent_directions(str(pkl["sg2-orig"]), n=4), d)
+    space = StyleSpace(build(pkl["sg2-orig"]))
+    z0 = np.random.default_rng(1).standard_normal((16, 8))
+
+    def moved(v):  # how far w moves for a small step along v, around a few points
+        return float(np.linalg.norm(space._map(z0 + 0.1 * v) - space._map(z0)))
+
+    rand = np.random.default_rng(0).standard_normal((32, 8))
+    rand /= np.linalg.norm(rand, axis=1, keepdims=True)
+    assert moved(d[0]) > np.median([moved(v) for v in rand])  # control: a typical random direction moves w less
+    assert moved(d[0]) >= moved(d[3])  # strongest first
