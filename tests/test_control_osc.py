@@ -15,7 +15,8 @@ from live.config import PARAM_SPECS, make_params
 from live.control import actions as A
 from live.control.dispatch import Dispatcher, Inbox
 from live.control.look import Look
-from live.control.osc import OscOut, OscServer, parse_address, parse_message
+from live.control.osc import OscServer, parse_address, parse_message
+from live.control.osc_out import OscOut
 
 
 def _wait_actions(inbox, n, timeout=5.0):

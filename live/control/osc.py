@@ -1,4 +1,4 @@
-"""OSC remote control (python-osc): `--osc [HOST:]PORT` listens, `--osc-out HOST:PORT` sends features.
+"""OSC remote control (python-osc): `--osc [HOST:]PORT` listens (`--osc-out`: live.control.osc_out).
 
 In (UDP, on its own thread; every message becomes an action for the main thread, see live.control.dispatch):
   /live/<parameter> f   every walker parameter, e.g. /live/truncation 0.3 (out of range: clamped, reported)
@@ -8,12 +8,6 @@ In (UDP, on its own thread; every message becomes an action for the main thread,
   /live/link i          1 joins the Ableton Link session, 0 leaves it (no argument toggles)
   /live/cut             new random classes          /live/reseed   new seed     /live/tap   tap tempo
   /live/mod/<row>/amount f   the amount of the preset's modulation row <row> (1-based)
-Out (per feature frame, ~43 a second):
-  /live/features/flux f, /live/features/power f, /live/features/chroma f×12 (C..B),
-  /live/source/<name> f for every modulation source, in one bundle,
-  /live/features/beat i f on each beat (beat count, BPM; BPM 0 while unknown; on Link's beats while it leads),
-  /live/status/render_fps, display_fps, images_fps, latency_ms f, /live/status/link f i (tempo, peers),
-  /live/status/output/<kind> i i (sent, dropped) once a second
 Bundles: a time tag in the past (or "immediately") applies at once, one up to HORIZON_S (2 s) ahead applies
 at its time; one further ahead is refused with a line (a clock far off, or a sequencer sending a whole show
 ahead: send nearer the time).
@@ -26,10 +20,8 @@ import heapq
 import re
 import select
 import socket
-import struct
 import threading
 import time
-from typing import NamedTuple
 
 from pythonosc import osc_bundle, osc_message, osc_packet
 from pythonosc.parsing import osc_types
@@ -188,16 +180,6 @@ def _check(dgram: bytes, depth: int = 0) -> None:
         raise osc_types.ParseError("neither an OSC message nor a bundle")
 
 
-class _Datagram(NamedTuple):
-    dgram: bytes
-
-
-def _osc_string(s: str) -> bytes:
-    """An OSC string: ASCII, NUL-terminated, padded to a multiple of 4 bytes."""
-    b = s.encode("ascii") + b"\0"
-    return b + b"\0" * (-len(b) % 4)
-
-
 def _number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -274,56 +256,3 @@ def parse_message(address: str, args) -> A.Action | None:
     if parse is None or address == MOD_ADDRESS:
         raise LiveError(f"OSC: unknown address {address} — use {', '.join(ADDRESSES)}")
     return parse(list(args), f"OSC {address}")
-
-
-class OscOut:
-    """Sends feature frames to another program (VJ software, lights). UDP: nobody listening is fine."""
-
-    def __init__(self, spec: str):
-        from pythonosc.udp_client import SimpleUDPClient
-
-        self.host, self.port = parse_address(spec, "--osc-out", need_host=False)
-        try:
-            self.client = SimpleUDPClient(self.host, self.port)
-        except OSError as e:
-            raise LiveError(f"--osc-out {spec}: cannot send there ({e.strerror})") from None
-        self.errors = 0
-        self._packed = None
-
-    def send(self, frame, beat: bool, beats: int, bpm: float | None) -> None:
-        try:
-            self.client.send_message("/live/features/flux", float(frame.flux))
-            self.client.send_message("/live/features/power", float(frame.power))
-            self.client.send_message("/live/features/chroma", [float(v) for v in frame.chroma])
-            if beat:
-                self.beat(beats, bpm)
-        except OSError:
-            self.errors += 1  # e.g. network down: drop the frame, never stall the analysis
-
-    def sources(self, names, values) -> None:
-        """/live/source/<name> f for every source, as one OSC bundle (one datagram) per frame. The bundle's
-        fixed part is packed once per set of names; each frame packs only the floats (python-osc's builders
-        cost ~0.5 ms a frame on the analysis thread)."""
-        if self._packed is None or self._packed[0] != tuple(names):
-            parts = [_osc_string(f"/live/source/{n}") + _osc_string(",f") for n in names]
-            head = b"#bundle\0" + struct.pack(">Q", 1)  # time tag 1: immediately
-            fmt = ">" + "".join(f"i{len(p)}sf" for p in parts)
-            self._packed = (tuple(names), head, struct.Struct(fmt), parts)
-        _, head, st, parts = self._packed
-        args = []
-        for part, value in zip(parts, values):
-            args += [len(part) + 4, part, float(value)]
-        try:
-            self.client.send(_Datagram(head + st.pack(*args)))  # send() takes anything with .dgram
-        except OSError:
-            self.errors += 1
-
-    def beat(self, beats: int, bpm: float | None) -> None:
-        """/live/features/beat (beat count, BPM): from the tracker's frames, or on Link's beats."""
-        self.message("/live/features/beat", [int(beats), float(bpm or 0.0)])
-
-    def message(self, address: str, args) -> None:
-        try:
-            self.client.send_message(address, args)
-        except OSError:
-            self.errors += 1

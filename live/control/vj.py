@@ -31,7 +31,8 @@ class VJ:
     def __init__(self, opts, samplerate: int, preset: str = "default"):
         """`opts`: live.options.VJOptions."""
         """Checks everything that can be wrong with the options (fails fast, before the model loads)."""
-        from live.control.osc import OscOut, OscServer
+        from live.control.osc import OscServer
+        from live.control.osc_out import OscOut
 
         self.opts = opts
         self.inbox = Inbox()
