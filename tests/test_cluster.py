@@ -209,7 +209,10 @@ def test_a_signal_stops_the_cluster_and_keeps_its_segments(cluster, tiny_model_d
         if p.poll() is None:
             p.kill()
     assert p.returncode == 128 + sig, err
-    assert err.strip().splitlines() == [f"live: interrupted ({sig.name}); no output written"]
+    *ray_logs, last = err.strip().splitlines()
+    assert last == f"live: interrupted ({sig.name}); no output written" and "Traceback" not in err, err
+    # Ray's C++ core in the driver may log a line of its own as it disconnects (its "failed to push error")
+    assert all(re.match(r"\[\d{4}-\d\d-\d\d [\d:,]+ [EW] \d+ \d+\] \w+\.cc:\d+: ", line) for line in ray_logs), err
     assert not out.exists() and sorted(os.listdir(tmp_path)) == ["cache", "song.wav"]
     kept = _segments(tmp_path / "cache")
     assert kept
