@@ -29,7 +29,7 @@ from core.errors import first_line
 from .. import progress
 from ..errors import EngineError
 from ..stylegan import is_pickle
-from .base import BIGGAN_INPUTS
+from .base import BIGGAN_INPUTS, model_inputs
 
 BACKENDS = ("tensorrt", "torch", "openvino")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
@@ -114,13 +114,14 @@ def candidates(backend: str = "auto", precision: str = "auto", device: str = "au
 
 def _probe(engine) -> None:
     """One frame, so a backend that builds but cannot run is caught while another can still be chosen."""
-    if engine.inputs == BIGGAN_INPUTS:
+    inputs = model_inputs(engine)
+    if inputs == BIGGAN_INPUTS:
         c = np.zeros((1, NUM_CLASSES), np.float32)
         c[0, 0] = 1.0
         out = engine.render(np.zeros((1, Z_DIM), np.float32), c, np.ones(1, np.float32))
     else:
         out = engine.render(*(np.broadcast_to(np.eye(3, dtype=np.float32), (1, *tail)) if name == "transform"
-                              else np.zeros((1, *tail), np.float32) for name, tail in engine.inputs))
+                              else np.zeros((1, *tail), np.float32) for name, tail in inputs))
     if out.shape != (1, engine.resolution, engine.resolution, 3) or out.dtype != np.uint8:
         raise EngineError(f"{engine.name} rendered {out.shape} {out.dtype}, not uint8 frames")
 
