@@ -13,6 +13,7 @@ import pytest
 _TEMP = tempfile.mkdtemp(prefix="live-test-")
 atexit.register(shutil.rmtree, _TEMP, True)
 os.environ.setdefault("LIVE_CACHE_DIR", os.path.join(_TEMP, "cache"))
+os.makedirs(os.environ["LIVE_CACHE_DIR"], exist_ok=True)  # tests make per-run caches inside it
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_TEMP, "config")
 
 
