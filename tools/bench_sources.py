@@ -13,7 +13,6 @@ shared machine wall time mostly measures the wait for a core); prints the CPU an
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,17 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import numpy as np  # noqa: E402
 
+from engine.cpu import cpu_name  # noqa: E402
+
 SR = 44100
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> int:
@@ -99,7 +90,7 @@ def main() -> int:
         t_matrix = (time.thread_time() - t0) / len(frames)
         return t_levels, t_sources, t_matrix
 
-    print(f"CPU: {_cpu()} ({os.cpu_count()} cores); {args.seconds:g} s of audio at {SR} Hz per round, "
+    print(f"CPU: {cpu_name()} ({os.cpu_count()} cores); {args.seconds:g} s of audio at {SR} Hz per round, "
           f"hop {hop} samples ({1000 * hop / SR:.1f} ms), 2 stems, {len(rows)} rows")
     results = []
     for r in range(args.rounds):

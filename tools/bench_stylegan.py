@@ -13,7 +13,6 @@ only as quiet as the CPU.
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -25,18 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from engine.cpu import cpu_name  # noqa: E402
+
 from stylegan_nvidia import CONFIGS, nvidia_generator, nvidia_inputs, nvidia_synthesis, repo_args, run_rows, \
     save_real_pickle  # noqa: E402
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load() -> str:
