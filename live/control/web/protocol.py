@@ -17,7 +17,6 @@ Server -> page: {"type": "state", ...} (the look and the HUD's figures), {"type"
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any
 
@@ -71,10 +70,10 @@ def parse(text: str, param_names) -> tuple[str, Any]:
         name, value = msg.get("name"), msg.get("value")
         if not isinstance(name, str) or isinstance(value, bool) or not isinstance(value, (int, float)):
             raise Malformed("param")
-        row = re.fullmatch(r"mod([1-9][0-9]{0,2})", name)
+        row = A.mod_row(name)  # a modulation row's slider: named as MIDI maps name it
         if name not in param_names and row is None:
             raise Malformed("param")
-        return "action", A.SetAmount(int(row.group(1)), value, SOURCE) if row else A.SetParam(name, value, SOURCE)
+        return "action", A.SetAmount(row, value, SOURCE) if row else A.SetParam(name, value, SOURCE)
     if kind == "action":
         if msg.get("name") not in A.NAMED:
             raise Malformed("action")
