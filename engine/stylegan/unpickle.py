@@ -13,6 +13,7 @@ Everything else, and any persistent id, is refused with one line naming it.
 from __future__ import annotations
 
 import collections
+import importlib
 import io
 import pickle
 import zipfile
@@ -94,11 +95,13 @@ def _easydict(*args, **kwargs):
 
 
 def _numpy_globals() -> dict:
-    core = getattr(np, "_core", None) or np.core
+    # numpy 2 names the module numpy._core.multiarray; numpy 1.26 has a shim of that name (for reading numpy 2's
+    # pickles), imported on demand. Pickles name either, whichever numpy wrote them.
+    multiarray = importlib.import_module("numpy._core.multiarray")
     out = {}
     for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        out[(mod, "_reconstruct")] = core.multiarray._reconstruct
-        out[(mod, "scalar")] = core.multiarray.scalar
+        out[(mod, "_reconstruct")] = multiarray._reconstruct
+        out[(mod, "scalar")] = multiarray.scalar
     out[("numpy", "dtype")] = np.dtype
     out[("numpy", "ndarray")] = np.ndarray
     return out

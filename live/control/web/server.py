@@ -4,16 +4,15 @@ with its own event loop, so nothing here runs on the main, analysis or render th
 - The page's messages become actions in the VJ inbox (live.control.dispatch), like OSC and MIDI: one
   dispatcher, so web changes are recorded and replayed like any other.
 - publish() (main thread: when the look changed, and every 0.5 s for the figures) hands over the state.
-- offer() (main thread, every shown frame) only keeps a reference; the preview thread encodes the newest one
-  as a scaled JPEG about 10 times a second while a page wants it. A page still busy receiving gets the newest
-  state and frame once it is free: a slow phone drops frames, never holds anything up.
+- offer() (main thread, every shown frame) only keeps a reference; the preview thread (live.control.web.preview)
+  encodes the newest one as a scaled JPEG about 10 times a second while a page wants it. A page still busy
+  receiving gets the newest state and frame once it is free: a slow phone drops frames, never holds anything up.
 Safety: who may connect is live.control.web.guard's (a token off 127.0.0.1, no foreign Origin). Messages that
 are malformed, oversized or over the flood limit are dropped and counted (one report every few seconds).
 """
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import socket
 import sys
@@ -25,10 +24,10 @@ from live.control import actions as A
 from live.control.osc import parse_address
 from live.control.web import guard
 from live.control.web import protocol as P
+from live.control.web.preview import Preview
 
 MAX_MESSAGE = 64 * 1024  # a pasted song's lyrics fit; more is dropped
 MAX_PAGES = 16
-PREVIEW_HZ, PREVIEW_PX, PREVIEW_QUALITY = 10.0, 256, 70
 STATIC = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
           "/style.css": ("style.css", "text/css")}
 
@@ -66,15 +65,12 @@ class WebControl:
         self._published = ""  # main thread: the last state handed over
         self._state_text, self._state_seq = "", 0  # the server's thread: the state pages get
         self._jpeg, self._frame_seq = b"", 0
-        self._frame = None  # the newest shown frame (main thread -> preview thread)
-        self._want_preview = False  # some page shows the preview (set on the server's thread)
         self._lyrics_busy = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
-        self._closing = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._serve, name="web", daemon=True)
-        self._preview = threading.Thread(target=self._encode_loop, name="web-preview", daemon=True)
+        self._preview = Preview(lambda jpeg: self._loop.call_soon_threadsafe(self._new_frame, jpeg))
 
     # ---- main thread -------------------------------------------------------------------------------------
     def url(self) -> str:
@@ -104,7 +100,7 @@ class WebControl:
 
     def offer(self, frame) -> None:
         """The frame just shown (a reference only: the preview thread encodes the newest one when due)."""
-        self._frame = frame
+        self._preview.frame = frame
 
     def publish(self, state: dict) -> None:
         """The look and the HUD's figures; pages get it when it changed."""
@@ -117,9 +113,7 @@ class WebControl:
         return f"WEB :{self.port} {len(self.pages)} page{'s' if len(self.pages) != 1 else ''}"
 
     def close(self) -> None:
-        self._closing.set()
-        if self._preview.is_alive():  # first: it hands frames to the loop
-            self._preview.join(2)
+        self._preview.close()  # first: it hands frames to the loop
         if self._loop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
@@ -127,23 +121,6 @@ class WebControl:
         text = self.drops.report(last=True)  # the ones since the last report
         if text:
             warn(text)
-
-    # ---- preview thread ------------------------------------------------------------------------------------
-    def _encode_loop(self) -> None:
-        from PIL import Image
-
-        shown = None
-        while not self._closing.wait(1 / PREVIEW_HZ):
-            frame = self._frame
-            if frame is None or frame is shown or not self._want_preview:
-                continue
-            shown = frame
-            img = Image.fromarray(frame)
-            if max(img.size) > PREVIEW_PX:
-                img.thumbnail((PREVIEW_PX, PREVIEW_PX))
-            buf = io.BytesIO()
-            img.save(buf, "JPEG", quality=PREVIEW_QUALITY)
-            self._loop.call_soon_threadsafe(self._new_frame, buf.getvalue())
 
     # ---- the server's thread -------------------------------------------------------------------------------
     def _serve(self) -> None:
@@ -243,7 +220,7 @@ class WebControl:
         await ws.prepare(request)
         page = _Page(ws)
         self.pages.add(page)
-        self._want_preview = True
+        self._preview.wanted = True
         page.wake.set()
         pump = asyncio.ensure_future(self._pump(page))
         try:
@@ -256,7 +233,7 @@ class WebControl:
                     self.drops.count("binary")
         finally:
             self.pages.discard(page)
-            self._want_preview = any(p.preview for p in self.pages)
+            self._preview.wanted = any(p.preview for p in self.pages)
             pump.cancel()
         return ws
 
@@ -275,7 +252,7 @@ class WebControl:
             self._reply(page, dict(type="found", q=payload, classes=P.search(payload)))
         elif kind == "preview":
             page.preview = payload
-            self._want_preview = any(p.preview for p in self.pages)
+            self._preview.wanted = any(p.preview for p in self.pages)
         elif self._lyrics_busy:
             self._reply(page, dict(type="note", text="still choosing classes for the last lyrics"))
         else:
