@@ -151,6 +151,25 @@ def test_segments_and_work_keys_carry_the_pose():
     assert "xform" in posed.arrays() and "xform" not in lat.arrays()
 
 
+def test_a_cluster_segment_renders_its_rows_poses(sg3, tmp_path):
+    """The Ray actor's code, called here: a segment's rows carry their poses to its engine."""
+    from engine.backends import create_engine
+    from live.export.cluster import SegmentRenderer
+
+    w = Walker(make_params(), list(range(12)), 1, 0.05, latent_dims(sg3))
+    states = [w.step(_frame(k, 0.05)) for k in range(6)]
+    lat = Latents(*(np.stack([getattr(s, f) for s in states]) for f in ("z", "c", "t")),
+                  xform=np.tile(np.float32([90, 0.2, 0]), (6, 1)))
+    path = tmp_path / "seg.mp4"
+    path.write_bytes(SegmentRenderer(str(sg3), "torch", "fp32", "auto", 2).render(0, lat.rows(2, 6), 10.0, 2, 6))
+    got = _frames(path)
+    with create_engine(sg3, backend="torch", precision="fp32", max_batch=2) as engine:
+        seg = lat.rows(2, 6)
+        posed, plain = engine.render(seg.z, seg.c, seg.t, xform=seg.xform), engine.render(seg.z, seg.c, seg.t)
+    assert got.shape == posed.shape
+    assert np.abs(got - posed).mean() < 0.5 * np.abs(got - plain).mean()  # control: the unposed frames
+
+
 def _export(args, tmp_path, name):
     out, npz = tmp_path / f"{name}.mp4", tmp_path / f"{name}.npz"
     assert main([*args, "-o", str(out), "--save-latents", str(npz), "--backend", "torch", "--precision", "fp32",
