@@ -18,7 +18,7 @@ from live.analysis.lfo import LfoSpec
 from live.analysis.sources import SourceSpec
 from live.cli import main
 from live.config import make_params
-from live.control.actions import Event, SetParams, Turn, event_from_json, event_to_json
+from live.control.actions import Event, Reseed, SetParams, Turn, event_from_json, event_to_json
 from live.control.dispatch import Dispatcher
 from live.control.look import Look
 from live.control.osc import parse_message
@@ -136,6 +136,18 @@ def test_cuts_turn_the_picture_when_the_look_asks():
     assert np.array_equal(angles(make_params({"cut_turn": 120}))[0], turned)  # a replay draws the same
     still, cuts0 = angles(make_params())
     assert cuts0 == cuts and not still.any()  # control: the same cuts without cut_turn keep the angle
+
+
+def test_a_reseed_keeps_the_pose_turning():
+    steer = Steering(SR, make_params({"spin": 90}), list(range(12)), 5)
+    noise = np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1
+    before = [s.xform[0] for _, s in steer.push(noise)]
+    steer.apply(Turn(30.0, 0.0, 0.0))
+    steer.apply(Reseed(9))
+    after = [s.xform[0] for _, s in steer.push(noise)]
+    step = 90 * steer.features.hop_s
+    assert after[0] == pytest.approx(before[-1] + 30 + step, abs=1e-3)  # no jump back to 0 (a new seed, same pose)
+    assert np.allclose((np.diff(after) + 180) % 360 - 180, step, atol=1e-3)  # wrapped to [-180, 180)
 
 
 def test_segments_and_work_keys_carry_the_pose():

@@ -85,7 +85,8 @@ class Steering:
             self.walker.turn(action.angle, action.dx, action.dy)
         elif isinstance(action, Reseed):
             self.seed, self.cuts = int(action.seed), 0
-            self.walker = Walker(self.params, self.classes, self.seed, self.features.hop_s, self.dims)
+            old, self.walker = self.walker, Walker(self.params, self.classes, self.seed, self.features.hop_s, self.dims)
+            self.walker.take_pose(old)
             self._walked = self.params
         elif isinstance(action, SetMatrix):
             self._set_matrix(action.matrix)

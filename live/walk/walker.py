@@ -116,6 +116,10 @@ class Walker:
         """A cut's pose: angle (degrees) and shift added to rotate and shift_x/y from the next step."""
         self._turn = (float(angle), float(dx), float(dy))
 
+    def take_pose(self, old: "Walker") -> None:
+        """Go on turning where `old` (the walker this one replaces at a reseed) was: a new seed, not a new pose."""
+        self._spun, self._turn = old._spun, old._turn
+
     def _set_classes(self, classes: list[int], num_classes: int) -> None:
         if not classes or not all(0 <= int(k) < NUM_CLASSES for k in classes):
             raise ValueError(f"classes must be a non-empty list of ids 0..{NUM_CLASSES - 1}, got {classes}")
