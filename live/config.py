@@ -49,6 +49,23 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         "classes", 1, 12, 12,
         "how many ImageNet classes the notes drive: 12 ties one class to each pitch class C..B; fewer "
         "follow the most prominent pitch classes", int),
+    # StyleGAN3's input transform (NVIDIA's gen_images.py --rotate/--translate); other models ignore these.
+    "rotate": ParamSpec(
+        "degrees", -180.0, 180.0, 0.0, "StyleGAN3 only: turns the picture by this angle (NVIDIA's --rotate)"),
+    "spin": ParamSpec(
+        "degrees/s", -360.0, 360.0, 0.0,
+        "StyleGAN3 only: turns the picture continuously at this speed (a modulation row can drive it)"),
+    "shift_x": ParamSpec(
+        "image widths", -1.0, 1.0, 0.0, "StyleGAN3 only: moves the picture sideways (NVIDIA's --translate x)"),
+    "shift_y": ParamSpec(
+        "image widths", -1.0, 1.0, 0.0, "StyleGAN3 only: moves the picture up or down (NVIDIA's --translate y)"),
+    "cut_turn": ParamSpec(
+        "degrees", 0.0, 180.0, 0.0,
+        "StyleGAN3 only: every cut (new classes: key, beat, OSC, MIDI, matrix) also turns the picture to a "
+        "random angle within ±this of rotate"),
+    "cut_shift": ParamSpec(
+        "image widths", 0.0, 1.0, 0.0,
+        "StyleGAN3 only: every cut also moves the picture to a random offset within ±this of shift_x/y"),
 }
 
 
@@ -60,6 +77,12 @@ class WalkerParams:
     truncation: float = PARAM_SPECS["truncation"].default
     smooth_factor: float = PARAM_SPECS["smooth_factor"].default
     num_classes: int = PARAM_SPECS["num_classes"].default
+    rotate: float = PARAM_SPECS["rotate"].default
+    spin: float = PARAM_SPECS["spin"].default
+    shift_x: float = PARAM_SPECS["shift_x"].default
+    shift_y: float = PARAM_SPECS["shift_y"].default
+    cut_turn: float = PARAM_SPECS["cut_turn"].default
+    cut_shift: float = PARAM_SPECS["cut_shift"].default
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

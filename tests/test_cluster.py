@@ -42,7 +42,11 @@ class Cluster:
     def renders(self) -> set:
         """(segment, worker pid, temp folder) of every render the workers have under way now."""
         found = set()
-        for p in self.worker_tmp.glob("live-segment-*/.seg-*.part"):
+        try:
+            paths = list(self.worker_tmp.glob("live-segment-*/.seg-*.part"))
+        except FileNotFoundError:  # a finished segment's temp folder went away under the glob: look again
+            return self.renders()
+        for p in paths:
             if m := RENDER.fullmatch(p.name):
                 found.add((int(m[1]), int(m[2]), p.parent.name))
         return found

@@ -21,10 +21,10 @@ def cc(control_, value, channel=0):
     return mido.Message("control_change", control=control_, value=value, channel=channel)
 
 
-def test_default_map_covers_every_parameter_on_faders_and_knobs():
-    params = list(PARAM_SPECS)
-    assert [DEFAULT_CC[i] for i in range(len(params))] == params  # nanoKONTROL2 faders CC 0-5
-    assert [DEFAULT_CC[16 + i] for i in range(len(params))] == params  # knobs CC 16-21
+def test_default_map_covers_the_look_on_faders_and_knobs():
+    look = list(PARAM_SPECS)[:6]  # pitch .. num_classes
+    assert [DEFAULT_CC[i] for i in range(8)] == look + ["rotate", "spin"]  # nanoKONTROL2 faders CC 0-7
+    assert [DEFAULT_CC[16 + i] for i in range(8)] == look + ["shift_x", "shift_y"]  # knobs CC 16-23
     assert [DEFAULT_CC[32 + i] for i in range(4)] == ["cut", "freeze", "reseed", "tap"]
 
 

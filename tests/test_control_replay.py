@@ -18,6 +18,7 @@ from live.cli import main
 from live.config import make_params
 from live.control.actions import Event, Freeze, Reseed, SetClasses, SetParams, event_from_json, event_to_json
 from live.walk.steering import Steering
+from live.recordings.latents import ROW
 from live.recordings.record import Recorder, WavWriter
 from live.recordings.replay import load_recording, read_events, replay_steps
 from tests import vmic
@@ -221,7 +222,7 @@ def test_a_killed_recording_replays_up_to_its_last_second(tmp_path, song):
     assert sf.info(str(rec / "audio.wav")).frames >= 3 * song[1] - 512
     got = replay_steps(str(rec))
     raw = np.fromfile(rec / "latents.spool", np.float32)  # what the recorder had flushed of its steps
-    rows = raw[: len(raw) // 1130 * 1130].reshape(-1, 1130)
+    rows = raw[: len(raw) // ROW * ROW].reshape(-1, ROW)
     n = min(len(rows), len(got["t"]))
     assert n > 100
     assert np.abs(got["z"][:n] - rows[:n, :128]).max() <= 1e-5

@@ -27,7 +27,7 @@ def test_log_save_load_round_trip_with_and_without_time(tmp_path):
         log = latents.LatentLog(timed=timed)
         for i, s in enumerate(states(3)):
             log.add(s, time_s=0.1 * i)
-        path = log.save(tmp_path / f"l{timed}.npz")
+        path = latents.save(tmp_path / f"l{timed}.npz", log.latents())
         got = latents.load(path)
         assert got.z.shape == (3, 128) and got.c.shape == (3, 1000) and got.t.dtype == np.float32
         np.testing.assert_array_equal(got.z, np.stack([s.z for s in states(3)]))

@@ -56,5 +56,5 @@ def test_an_unknown_word_or_address_is_an_error_naming_its_source():
 
 def test_walker_actions_are_the_recorded_kinds():
     assert set(A.WALKER_ACTIONS) == {A.SetParams, A.SetClasses, A.Reseed, A.Freeze, A.SetMatrix, A.SetModAmount,
-                                     A.SetBeatClock}
-    assert set(A.KINDS) == {"params", "classes", "reseed", "freeze", "matrix", "mod_amount", "beat_clock"}
+                                     A.SetBeatClock, A.Turn}
+    assert set(A.KINDS) == {"params", "classes", "reseed", "freeze", "matrix", "mod_amount", "beat_clock", "turn"}

@@ -17,7 +17,8 @@ def model_inputs(model) -> tuple:
 
 class BaseEngine:
     """Engine protocol: `render(z [B,128], c [B,1000], t [B]) -> uint8 [B,H,W,3]` for any B >= 1; a StyleGAN
-    engine renders its `inputs` instead (ws [B,num_ws,w_dim], and transform [B,3,3] for StyleGAN3).
+    engine renders its `inputs` instead (ws [B,num_ws,w_dim], and transform [B,3,3] for StyleGAN3). The walker's
+    StyleGAN3 pose (`xform`, engine.stylegan.space) is taken and ignored: BigGAN has no input transform.
 
     Subclasses set `name`, `resolution`, `max_batch` and implement `_render_batch` for 1 <= B <= max_batch
     (float32, C-contiguous inputs). Padding to a fixed batch, if a backend needs it, happens there.
@@ -28,7 +29,7 @@ class BaseEngine:
     max_batch: int = 1
     inputs: tuple = BIGGAN_INPUTS
 
-    def render(self, *arrays) -> np.ndarray:
+    def render(self, *arrays, xform=None) -> np.ndarray:
         if self.inputs != BIGGAN_INPUTS:
             return self._render_named(arrays)
         z, c, t = arrays

@@ -7,7 +7,9 @@ The walker moves a noise vector z [z_dim] and a class-mix vector c, as for BigGA
   The noise's own w, mapping(z), is blended in (NOISE_MIX), so flux and power move the picture.
 - conditional model: c has c_dim entries (the labels; class id k plays label k mod c_dim): w = mapping(z, c).
 Truncation t pulls w toward w_avg (w_avg + t (w - w_avg)), broadcast to the num_ws synthesis inputs. For
-StyleGAN3 the input transform is the identity. `synthesis_inputs` is the one (z, c, t) -> ws function of live
+StyleGAN3 the walker's pose xform [angle in degrees, shift x, shift y] becomes the input transform as NVIDIA's
+gen_images.py and visualizer make it from --rotate and --translate: the inverse of the rotation/translation
+matrix (transform_matrix). `synthesis_inputs` is the one (z, c, t, xform) -> ws (, transform) function of live
 mode, export and --save-latents.
 """
 
@@ -24,6 +26,18 @@ from core.dims import BIGGAN, NUM_CLASSES, LatentDims
 from .model import StyleGAN, build
 
 NOISE_MIX = 0.5  # share of mapping(z) in an unconditional model's w; the rest is the chroma's anchor mix
+
+
+def transform_matrix(xform) -> np.ndarray:
+    """StyleGAN3's input transform [B, 3, 3] float32 for poses xform [B, 3] (angle in degrees, shift x, y in image
+    widths): the inverse of [[cos, sin, x], [-sin, cos, y], [0, 0, 1]], as NVIDIA's tools feed it. None: identity."""
+    xform = np.zeros((1, 3)) if xform is None else np.asarray(xform, np.float64).reshape(-1, 3)
+    a = np.radians(xform[:, 0])
+    m = np.zeros((len(xform), 3, 3))
+    m[:, 0, 0] = m[:, 1, 1] = np.cos(a)
+    m[:, 0, 1], m[:, 1, 0] = np.sin(a), -np.sin(a)
+    m[:, :2, 2], m[:, 2, 2] = xform[:, 1:], 1.0
+    return np.linalg.inv(m).astype(np.float32)
 
 
 class StyleSpace:
@@ -69,13 +83,14 @@ class StyleSpace:
             out[i] = self._w_avg + t[i] * (raw - self._w_avg)
         return out
 
-    def synthesis_inputs(self, z, c, t) -> tuple[np.ndarray, ...]:
-        """What the synthesis network is fed: ws [B, num_ws, w_dim] (and transform [B, 3, 3] for StyleGAN3)."""
+    def synthesis_inputs(self, z, c, t, xform=None) -> tuple[np.ndarray, ...]:
+        """What the synthesis network is fed: ws [B, num_ws, w_dim] (and transform [B, 3, 3] for StyleGAN3, from
+        the poses xform [B, 3]; None: the identity)."""
         w = self.w(z, c, t).astype(np.float32)
         ws = np.repeat(w[:, None, :], self.num_ws, axis=1)
         if self.kind != "stylegan3":
             return (ws,)
-        return ws, np.broadcast_to(np.eye(3, dtype=np.float32), (len(w), 3, 3)).copy()
+        return ws, np.broadcast_to(transform_matrix(xform), (len(w), 3, 3)).copy()
 
 
 class StyleEngine:
@@ -87,12 +102,15 @@ class StyleEngine:
     def __getattr__(self, name):  # name, resolution, max_batch, fallbacks, precision... of the backend engine
         return getattr(self.inner, name)
 
-    def render(self, z, c, t) -> np.ndarray:
+    def render(self, z, c, t, xform=None) -> np.ndarray:
+        """Walker states; xform [B, 3]: StyleGAN3's poses (None: upright, unshifted; StyleGAN2 ignores them)."""
         z, c = np.atleast_2d(np.asarray(z, np.float32)), np.atleast_2d(np.asarray(c, np.float32))
         if z.shape[1:] != (self.space.z_dim,) or c.shape != (len(z), self.space.dims.n_classes):
             raise ValueError(f"render wants z [B,{self.space.z_dim}], c [B,{self.space.dims.n_classes}]; got "
                              f"{z.shape}, {c.shape}")
-        return self.inner.render(*self.space.synthesis_inputs(z, c, t))
+        if xform is not None and np.shape(xform) not in ((len(z), 3), (3,)):
+            raise ValueError(f"render wants xform [B,3]; got {np.shape(xform)}")
+        return self.inner.render(*self.space.synthesis_inputs(z, c, t, xform))
 
     def close(self) -> None:
         self.inner.close()

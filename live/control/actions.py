@@ -2,7 +2,7 @@
 makes is one of these frozen dataclasses, and live.control.dispatch applies them.
 
 Two layers of one family:
-- walker actions (WALKER_ACTIONS, defined in live.walk.actions) carry results: SetParams, SetClasses, Reseed, Freeze. They are what the
+- walker actions (WALKER_ACTIONS, defined in live.walk.actions) carry results: SetParams, SetClasses, Turn, Reseed, Freeze. They are what the
   analysis thread applies to the walk (live.walk.steering), what a recording stores as an event at a sample
   position and what a replay applies there. Anything random is drawn before it becomes one.
 - requests (everything else) say what someone asked for: SetParam from a knob, Nudge from a key, NewClasses from
@@ -20,7 +20,8 @@ from core.errors import LiveError
 from live.config import PARAM_SPECS
 # The walker's actions are the vocabulary's lowest layer; re-exported so every control speaks one vocabulary.
 from live.walk.actions import (KINDS, WALKER_ACTIONS, Action, Event, Freeze, Reseed, SetBeatClock,  # noqa: F401
-                               SetClasses, SetMatrix, SetModAmount, SetParams, event_from_json, event_to_json)
+                               SetClasses, SetMatrix, SetModAmount, SetParams, Turn, cut_turn, event_from_json,
+                               event_to_json)
 
 
 # ---- requests: resolved by the dispatcher ---------------------------------------------------------------------

@@ -8,7 +8,8 @@ from live.control import actions as A
 
 # Walker parameter keys: a letter selects one, Up/Down change the selected one.
 PARAM_KEYS = {"p": "pitch_sensitivity", "e": "tempo_sensitivity", "j": "jitter", "u": "truncation",
-              "s": "smooth_factor", "n": "num_classes"}
+              "s": "smooth_factor", "n": "num_classes",
+              "o": "rotate", "w": "spin", "x": "shift_x", "y": "shift_y", "a": "cut_turn", "d": "cut_shift"}
 
 # Key (pygame's key name; "?" by the character typed) -> action. Shift multiplies a Nudge by 5.
 KEYS: dict[str, A.Action] = {
@@ -35,7 +36,8 @@ HELP_ROWS = [
     ("m", ["m"], "MIDI learn: move a control, then press a parameter or action key"),
     ("l", ["l"], "Ableton Link on/off (its tempo and beats drive the cuts while it has peers)"),
     (" ".join(PARAM_KEYS), list(PARAM_KEYS), "select a look parameter: pitch sensitivity, tempo (e) "
-     "sensitivity,\n               jitter, truncation (u), smooth factor, number of classes"),
+     "sensitivity,\n               jitter, truncation (u), smooth factor, number of classes; StyleGAN3: rotate (o),\n"
+     "               spin (w), shift x, shift y, cut turn (a), cut shift (d)"),
     ("Left/Right", ["left", "right"], "select the previous / next parameter or modulation row's amount"),
     ("Up/Down", ["up", "down"], "raise / lower the selected one (Shift: 5x step)"),
 ]

@@ -14,7 +14,8 @@ import sys
 from core.errors import LiveError
 from live import classes as cls
 from live.config import PARAM_SPECS, WalkerParams, make_params
-from live.control.actions import Action, Freeze, Reseed, SetClasses, SetMatrix, SetModAmount, SetParams, mod_row
+from live.control.actions import (Action, Freeze, Reseed, SetClasses, SetMatrix, SetModAmount, SetParams, cut_turn,
+                                  mod_row)
 from live.control.presets import preset_order, read_preset
 from live.walk.modulation import Matrix, amount_range
 from live.walk.steering import StartLook
@@ -146,7 +147,12 @@ class Look:
         return [SetClasses(tuple(self.classes))], "classes: " + ", ".join(self.class_names())
 
     def new_classes(self) -> Result:
-        return self.set_classes(cls.random_classes(self.params.num_classes, self._rng.randrange(1 << 31)), False)
+        """A cut: new random classes, and a new StyleGAN3 pose when the look asks for one (cut_turn, cut_shift)."""
+        actions, toast = self.set_classes(cls.random_classes(self.params.num_classes, self._rng.randrange(1 << 31)),
+                                          False)
+        if self.params.cut_turn or self.params.cut_shift:  # only then: other looks draw their classes as before
+            actions.append(cut_turn(self.params, self._rng.randrange(1 << 31)))
+        return actions, toast
 
     def reseed(self, seed: int | None = None) -> Result:
         self.seed = self._rng.randrange(1 << 31) if seed is None else int(seed)

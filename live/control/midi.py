@@ -2,7 +2,9 @@
 
 The default map fits a Korg nanoKONTROL2 in its factory scene (CC numbers on any channel):
   faders 1-6 (CC 0-5) and knobs 1-6 (CC 16-21): pitch sensitivity, tempo sensitivity, jitter, truncation,
-  smooth factor, number of classes; S buttons 1-4 (CC 32-35): cut (new classes), freeze, reseed, tap.
+  smooth factor, number of classes; faders 7-8 (CC 6-7): rotate, spin and knobs 7-8 (CC 22-23): shift x, shift y
+  (StyleGAN3's pose); S buttons 1-4 (CC 32-35): cut (new classes), freeze, reseed, tap. cut_turn and cut_shift
+  have no control of their own there (learn or map them).
 Program change n loads the (n+1)-th preset, as key n+1 does. Other controllers: learn (`m`, move a control,
 press a parameter key or an action key) or write a map file:
   channel = 1               # optional, 1-16 (default: any channel)
@@ -26,8 +28,9 @@ from core.files import write_text_atomic
 from live.config import PARAM_SPECS, line_of, read_toml
 from live.control import actions as A
 
-PARAMS = list(PARAM_SPECS)  # pitch, tempo, jitter, truncation, smooth, num_classes
-DEFAULT_CC = {**{i: p for i, p in enumerate(PARAMS)}, **{16 + i: p for i, p in enumerate(PARAMS)},
+LOOK = ("pitch_sensitivity", "tempo_sensitivity", "jitter", "truncation", "smooth_factor", "num_classes")
+DEFAULT_CC = {**{i: p for i, p in enumerate(LOOK)}, **{16 + i: p for i, p in enumerate(LOOK)},
+              6: "rotate", 7: "spin", 22: "shift_x", 23: "shift_y",
               32: "cut", 33: "freeze", 34: "reseed", 35: "tap"}
 
 

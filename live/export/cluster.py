@@ -46,12 +46,13 @@ class SegmentRenderer:
     def describe(self) -> tuple[str, int]:
         return self.local.name, self.local.resolution
 
-    def render(self, index: int, z, c, t, fps: float, offset: int = 0, total: int | None = None) -> bytes:
-        """Frames offset.. of a song of total frames (for the flash guard: where the segment lies)."""
-        seg = Segment(index, 0, len(z))  # named as in the work folder (its temp file too)
+    def render(self, index: int, lat: Latents, fps: float, offset: int = 0, total: int | None = None) -> bytes:
+        """A segment's rows of the song's latents, frames offset.. of a song of total frames (for the flash guard:
+        where the segment lies)."""
+        seg = Segment(index, 0, len(lat.z))  # named as in the work folder (its temp file too)
         with tempfile.TemporaryDirectory(prefix="live-segment-") as d:
             work = _TempWork(d)
-            self.local.render_segments(Latents(z, c, t), [seg], work, fps, lambda n: None, offset, total)
+            self.local.render_segments(lat, [seg], work, fps, lambda n: None, offset, total)
             return work.segment(seg).read_bytes()
 
 
@@ -115,8 +116,7 @@ class RayExecutor:
             while todo and free:
                 (i, seg), actor = todo.pop(), free.pop()
                 lat = parts[i].lat
-                ref = actor.render.remote(seg.index, lat.z[seg.lo:seg.hi], lat.c[seg.lo:seg.hi],
-                                          lat.t[seg.lo:seg.hi], parts[i].fps, seg.lo, len(lat.z))
+                ref = actor.render.remote(seg.index, lat.rows(seg.lo, seg.hi), parts[i].fps, seg.lo, len(lat.z))
                 running[ref] = (i, seg, actor)
             ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)  # a signal is seen within 1 s
             if not ready:

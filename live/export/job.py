@@ -165,20 +165,22 @@ def _commit(job: ExportJob, prep: Prepared, part: Part, segments: list) -> None:
         write_mp4(tmp, [part.work.segment(s) for s in segments], prep.info, job.start, prep.duration)
         fsync_file(tmp)  # the video is on disk before the latents are committed
         with writing(job.save_latents, "--save-latents"):
-            if job.source is not None:  # replay: its step log, whole once the rest is analysed
-                job.source.finish(job.save_latents)
-            elif job.save_latents:
-                latents_file.save(job.save_latents, part.lat, synthesis_inputs(job.model, part.lat))
+            # replay: its step log, whole once the rest is analysed; else one row per frame
+            lat = job.source.finish() if job.source is not None else part.lat
+            if job.save_latents:
+                latents_file.save(job.save_latents, lat, synthesis_inputs(job.model, lat))
     part.work.remove()
 
 
 def synthesis_inputs(model, lat: Latents) -> dict | None:
-    """A StyleGAN model's synthesis inputs per frame (ws, and transform for StyleGAN3), for --save-latents."""
+    """A StyleGAN model's synthesis inputs per row (ws, and for StyleGAN3 transform when the walk used a pose), for
+    --save-latents."""
     if not is_pickle(model):
         return None
-    space = style_space(model)
-    arrays = space.synthesis_inputs(lat.z, lat.c, lat.t)
-    return dict(zip(("ws", "transform"), arrays))
+    arrays = dict(zip(("ws", "transform"), style_space(model).synthesis_inputs(lat.z, lat.c, lat.t, lat.xform)))
+    if not lat.posed():
+        arrays.pop("transform", None)  # the identity: NVIDIA's synthesis network's own default
+    return arrays
 
 
 def _progress_bar(total: int, enabled: bool):

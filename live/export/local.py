@@ -95,7 +95,8 @@ class LocalExecutor:
                 for lo in range(seg.lo, seg.hi, self.batch):
                     hi = min(lo + self.batch, seg.hi)
                     t0 = time.perf_counter()
-                    frames = self.engine.render(lat.z[lo:hi], lat.c[lo:hi], lat.t[lo:hi])
+                    rows = lat.rows(lo, hi)
+                    frames = self.engine.render(rows.z, rows.c, rows.t, xform=rows.xform)
                     self.engine_s += time.perf_counter() - t0
                     if guard is not None:
                         frames = self._guarded(guard, frames, offset + lo, fps)

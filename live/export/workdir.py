@@ -47,7 +47,7 @@ def plan(n_frames: int, fps: float, batch: int) -> list[Segment]:
 
 def work_key(lat: Latents, fields: dict) -> str:
     h = hashlib.sha256()
-    for a in (lat.z, lat.c, lat.t):
+    for a in (lat.z, lat.c, lat.t) + ((lat.xform,) if lat.posed() else ()):  # unposed: the keys they always had
         h.update(a.tobytes())
     h.update(json.dumps({**fields, "x264": X264, "format": FORMAT}, sort_keys=True).encode())
     return h.hexdigest()[:24]

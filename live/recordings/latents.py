@@ -1,5 +1,6 @@
-"""Latents files (.npz): z [N,128], c [N,1000], t [N] float32 and, for walker steps, time_s [N]. A StyleGAN
-model's walk has its own z and c sizes, and its files also hold what the synthesis network was fed per row:
+"""Latents files (.npz): z [N,128], c [N,1000], t [N] float32, for walker steps time_s [N], and xform [N, 3]
+(StyleGAN3's pose: angle in degrees, shift x and y in image widths) when the look used one. A StyleGAN model's
+walk has its own z and c sizes, and its files also hold what the synthesis network was fed per row:
 ws [N, num_ws, w_dim] after truncation and, for StyleGAN3, transform [N, 3, 3].
 
 The one writer and reader: export's --save-latents (one row per video frame), replay's --save-latents and a
@@ -18,11 +19,11 @@ from core.errors import LiveError, first_line
 from core.files import save_npz_atomic
 from live.walk.trajectory import Latents
 
-ROW = Z_DIM + NUM_CLASSES + 2  # one BigGAN step as a flat float32 row: z, c, t, time_s (a recording's spool)
+ROW = Z_DIM + NUM_CLASSES + 5  # one BigGAN step as a flat float32 row: z, c, t, time_s, xform (a recording's spool)
 
 
 def _want(n: int, z_dim: int = Z_DIM, n_classes: int = NUM_CLASSES) -> dict:
-    return dict(z=(n, z_dim), c=(n, n_classes), t=(n,), time_s=(n,))
+    return dict(z=(n, z_dim), c=(n, n_classes), t=(n,), time_s=(n,), xform=(n, 3))
 
 
 def save(path, lat: Latents, synthesis: dict | None = None) -> Path:
@@ -43,7 +44,7 @@ def load(path, dims: LatentDims = BIGGAN) -> Latents:
     not one."""
     try:
         with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in ("z", "c", "t", "time_s") if k in f.files}
+            arrays = {k: f[k] for k in ("z", "c", "t", "time_s", "xform") if k in f.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise LiveError(f"{path}: not a readable latents file ({first_line(e)}): pass an .npz written by live") \
             from None
@@ -60,21 +61,21 @@ def load(path, dims: LatentDims = BIGGAN) -> Latents:
 
 
 def step_row(time_s: float, state) -> np.ndarray:
-    """One walker step as a flat float32 row z, c, t, time_s (for a spool file; ROW long for BigGAN)."""
-    return np.concatenate([state.z, state.c, [state.t, time_s]]).astype(np.float32)
+    """One walker step as a flat float32 row z, c, t, time_s, xform (for a spool file; ROW long for BigGAN)."""
+    return np.concatenate([state.z, state.c, [state.t, time_s], state.xform]).astype(np.float32)
 
 
 def from_spool(path, dims: LatentDims = BIGGAN) -> Latents:
     """Latents (with time_s) from a file of step_row rows of a walk with these sizes, memory-mapped; a torn
     last row is dropped."""
-    z_dim, width = dims.z_dim, dims.z_dim + dims.n_classes + 2
+    z_dim, width = dims.z_dim, dims.z_dim + dims.n_classes + 5
     n = os.path.getsize(path) // (4 * width)
     rows = np.memmap(path, np.float32, "r", shape=(n, width)) if n else np.zeros((0, width), np.float32)
-    return Latents(rows[:, :z_dim], rows[:, z_dim:-2], rows[:, -2], rows[:, -1])
+    return Latents(rows[:, :z_dim], rows[:, z_dim:-5], rows[:, -5], rows[:, -4], rows[:, -3:])
 
 
 class LatentLog:
-    """Rows collected one walker state at a time (with time_s when `timed`), then save()d."""
+    """Rows collected one walker state at a time (with time_s when `timed`), then latents()."""
 
     def __init__(self, timed: bool = False):
         self.timed = timed
@@ -84,7 +85,7 @@ class LatentLog:
         return len(self._rows)
 
     def add(self, state, time_s: float = 0.0) -> None:
-        self._rows.append((state.z, state.c, state.t, time_s))
+        self._rows.append((state.z, state.c, state.t, time_s, state.xform))
 
     def latents(self) -> Latents:
         n = len(self._rows)
@@ -93,7 +94,4 @@ class LatentLog:
         c = np.array([r[1] for r in self._rows], np.float32).reshape(n, n_classes)
         t = np.array([r[2] for r in self._rows], np.float32)
         ts = np.array([r[3] for r in self._rows], np.float32) if self.timed else None
-        return Latents(z, c, t, ts)
-
-    def save(self, path) -> Path:
-        return save(path, self.latents())
+        return Latents(z, c, t, ts, np.array([r[4] for r in self._rows], np.float32).reshape(n, 3))

@@ -6,8 +6,9 @@ whatever model renders them. latents.npz is never read. An interrupted recording
 complete second; a torn last event line (no newline, not JSON) is ignored, any other bad line is an error
 naming events.jsonl:N.
 
---save-latents with --replay writes one row per walker step (z, c, t, time_s), like the recorded
-latents.npz, not one per video frame as a plain export does: that is what "same trajectory" compares.
+--save-latents with --replay writes one row per walker step (z, c, t, time_s, and xform when posed; a StyleGAN's
+ws and transform), like the recorded latents.npz, not one per video frame as a plain export does: that is what
+"same trajectory" compares.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from live.walk.actions import Event, SetClasses, SetMatrix, event_from_json
 from live.recordings.latents import LatentLog
 from live.walk.modulation import Matrix
 from live.walk.steering import StartLook, Steering
+from live.walk.trajectory import Latents
 
 
 @dataclass(frozen=True)
@@ -144,16 +146,15 @@ class ReplaySource:
         while self._file.tell() < self.frames:
             yield self._read(self._file.tell() + self.block)
 
-    def finish(self, save_latents: str | None = None) -> None:
-        """Analyse what the export did not need (past the last video frame), so the step log is whole;
-        save it to `save_latents` if given."""
+    def finish(self) -> Latents | None:
+        """Analyse what the export did not need (past the last video frame), so the step log is whole; returns
+        the log (None without one)."""
         for mono in self.analysis_blocks():
             self.push(mono)
         self._file.close()
         if self._stems is not None:
             self._stems.close()
-        if save_latents and self.log is not None:
-            self.log.save(save_latents)
+        return self.log.latents() if self.log is not None else None
 
 
 def replay_source(directory: str, look_opts, log_steps: bool = False, dims: LatentDims = BIGGAN) -> ReplaySource:
@@ -166,6 +167,4 @@ def replay_source(directory: str, look_opts, log_steps: bool = False, dims: Late
 
 def replay_steps(directory: str, block: int = 4096) -> dict:
     """The recording's walker steps without rendering: {z, c, t, time_s} arrays."""
-    src = ReplaySource(load_recording(directory), log_steps=True, block=block)
-    src.finish()
-    return src.log.latents().arrays()
+    return ReplaySource(load_recording(directory), log_steps=True, block=block).finish().arrays()

@@ -30,6 +30,7 @@ class Snapshot(NamedTuple):
     t: float
     t_capture: float  # time.monotonic of the newest audio sample in this state
     cut: CutMark | None  # the latest beat cut applied to this state
+    xform: np.ndarray  # StyleGAN3's pose [3] (live.walk.walker.State)
 
 
 class Analysis(threading.Thread):
@@ -104,7 +105,7 @@ class Analysis(threading.Thread):
                 if self.recorder is not None:
                     self.recorder.step(time_s, st)
                 seq += 1
-                self.latest = Snapshot(seq, st.z, st.c, st.t, self.capture_time(time_s), self.cut)
+                self.latest = Snapshot(seq, st.z, st.c, st.t, self.capture_time(time_s), self.cut, st.xform)
                 self.new_state.set()
 
     def _beat_clock(self, t_last: float) -> None:
@@ -149,7 +150,8 @@ class Renderer(threading.Thread):
                 continue
             last_seq = snap.seq
             t0 = time.monotonic()
-            img = self.engine.render(snap.z[None], snap.c[None], np.array([snap.t], np.float32))[0]
+            img = self.engine.render(snap.z[None], snap.c[None], np.array([snap.t], np.float32),
+                                     xform=snap.xform[None])[0]
             t_ready = time.monotonic()
             self.rendered += 1
             self.render_times.append(t_ready)

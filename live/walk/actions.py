@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+
 from core.dims import NUM_CLASSES
 from core.errors import LiveError
 from live.config import PARAM_SPECS, WalkerParams
@@ -35,6 +37,22 @@ class SetClasses(Action):
         if not ids or not all(0 <= k < NUM_CLASSES for k in ids):
             raise LiveError(f"classes must be ImageNet ids 0–{NUM_CLASSES - 1}, got {list(self.ids)[:13]}")
         object.__setattr__(self, "ids", ids)
+
+
+@dataclass(frozen=True)
+class Turn(Action):
+    """A cut's pose for StyleGAN3: angle (degrees) and shift (image widths) on top of rotate and shift_x/y."""
+    angle: float
+    dx: float
+    dy: float
+
+
+def cut_turn(params: WalkerParams, seed: int) -> Turn | None:
+    """The pose a cut draws from `seed` when the look asks for one (cut_turn, cut_shift), else None."""
+    if params.cut_turn == 0 and params.cut_shift == 0:
+        return None
+    a, x, y = np.random.default_rng([int(seed), 1]).uniform(-1.0, 1.0, 3)  # not the classes' stream
+    return Turn(round(a * params.cut_turn, 4), round(x * params.cut_shift, 4), round(y * params.cut_shift, 4))
 
 
 @dataclass(frozen=True)
@@ -69,7 +87,7 @@ class SetBeatClock(Action):
 
 
 KINDS = {"params": SetParams, "classes": SetClasses, "reseed": Reseed, "freeze": Freeze, "matrix": SetMatrix,
-         "mod_amount": SetModAmount, "beat_clock": SetBeatClock}
+         "mod_amount": SetModAmount, "beat_clock": SetBeatClock, "turn": Turn}
 WALKER_ACTIONS = tuple(KINDS.values())
 
 
@@ -95,6 +113,8 @@ def event_to_json(event: Event, sr: int | None = None) -> str:
         kind, value = "mod_amount", [int(a.row), float(a.amount)]
     elif isinstance(a, SetBeatClock):
         kind, value = "beat_clock", None if a.beat is None else [float(a.beat), float(a.bpm)]
+    elif isinstance(a, Turn):
+        kind, value = "turn", [float(a.angle), float(a.dx), float(a.dy)]
     else:
         raise TypeError(f"{type(a).__name__} is not a walker action and is never recorded")
     row = {"pos": int(event.pos), "kind": kind, "value": value}
@@ -139,6 +159,11 @@ def event_from_json(line: str) -> Event:
                 and isinstance(value[1], (int, float)) and value[0] >= 1):
             raise LiveError(f"mod_amount {value!r} is not [row >= 1, amount]")
         return Event(pos, SetModAmount(value[0], float(value[1])))
+    if kind == "turn":
+        if not (isinstance(value, list) and len(value) == 3
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)):
+            raise LiveError(f"turn {value!r} is not [angle, dx, dy]")
+        return Event(pos, Turn(*(float(v) for v in value)))
     if kind == "beat_clock":
         if value is None:
             return Event(pos, SetBeatClock(None))

@@ -21,7 +21,7 @@ from live.analysis.sources import Sources
 from live.classes import random_classes
 from live.config import WalkerParams
 from live.walk.actions import (Action, Event, Freeze, Reseed, SetBeatClock, SetClasses, SetMatrix, SetModAmount,
-                               SetParams)
+                               SetParams, Turn, cut_turn)
 from live.walk.modulation import Matrix, Modulator, shape
 from live.walk.walker import State, Walker
 
@@ -81,9 +81,12 @@ class Steering:
         elif isinstance(action, SetClasses):
             self.classes = list(action.ids)
             self.walker.set_classes(self.classes)
+        elif isinstance(action, Turn):
+            self.walker.turn(action.angle, action.dx, action.dy)
         elif isinstance(action, Reseed):
             self.seed, self.cuts = int(action.seed), 0
-            self.walker = Walker(self.params, self.classes, self.seed, self.features.hop_s, self.dims)
+            old, self.walker = self.walker, Walker(self.params, self.classes, self.seed, self.features.hop_s, self.dims)
+            self.walker.take_pose(old)
             self._walked = self.params
         elif isinstance(action, SetMatrix):
             self._set_matrix(action.matrix)
@@ -132,8 +135,12 @@ class Steering:
             self.walker.set_params(m.params)
         if m.cut:  # drawn from the seed and the cut's number: a replay draws the same
             self.cuts += 1
-            self.classes = random_classes(self.params.num_classes, (self.seed * 1_000_003 + self.cuts) % (1 << 31))
+            draw = (self.seed * 1_000_003 + self.cuts) % (1 << 31)
+            self.classes = random_classes(self.params.num_classes, draw)
             self.walker.set_classes(self.classes)
+            turn = cut_turn(m.params, draw)
+            if turn is not None:
+                self.walker.turn(turn.angle, turn.dx, turn.dy)
         if m.push:
             frame = frame._replace(flux=max(0.0, frame.flux + m.push))  # the drive never goes negative
         return shape(self.walker.step(frame), m)

@@ -1,4 +1,4 @@
-"""A song's whole trajectory: one (z, c, t) per video frame, computed before any frame is rendered.
+"""A song's whole trajectory: one (z, c, t, xform) per video frame, computed before any frame is rendered.
 
 The audio is decoded from 0 s (so a clip looks like the same part of the full render) and fed through
 steering (features + walker, lyric lines and recorded events applied at their samples); video frame k shows
@@ -19,10 +19,23 @@ class Latents(NamedTuple):
     c: np.ndarray  # float32 [N, n_classes] (BigGAN: 1000)
     t: np.ndarray  # float32 [N]
     time_s: Optional[np.ndarray] = None  # float32 [N]: when each walker step was computable
+    xform: Optional[np.ndarray] = None  # float32 [N, 3]: StyleGAN3's pose (live.walk.walker.State); None: none
 
     def arrays(self) -> dict:
+        """The arrays a latents file holds: xform only when a pose was used (other files stay as they were)."""
         out = dict(z=self.z, c=self.c, t=self.t)
-        return out if self.time_s is None else dict(out, time_s=self.time_s)
+        if self.time_s is not None:
+            out["time_s"] = self.time_s
+        if self.posed():
+            out["xform"] = self.xform
+        return out
+
+    def posed(self) -> bool:
+        return self.xform is not None and bool(np.any(self.xform))
+
+    def rows(self, lo: int, hi: int) -> "Latents":
+        """Rows lo..hi (a segment's frames) of every array."""
+        return Latents(*(None if a is None else a[lo:hi] for a in self))
 
 
 def frame_trajectory(blocks: Iterable[np.ndarray], push: Callable, start: float, fps: float, n_frames: int,
@@ -33,6 +46,7 @@ def frame_trajectory(blocks: Iterable[np.ndarray], push: Callable, start: float,
     """
     z = c = None  # sized by the first state: the model's latent sizes
     t = np.empty(n_frames, np.float32)
+    xform = np.empty((n_frames, 3), np.float32)
     k, last = 0, None
 
     def emit(state) -> None:
@@ -40,7 +54,7 @@ def frame_trajectory(blocks: Iterable[np.ndarray], push: Callable, start: float,
         if z is None:
             z = np.empty((n_frames, len(state.z)), np.float32)
             c = np.empty((n_frames, len(state.c)), np.float32)
-        z[k], c[k], t[k] = state.z, state.c, state.t
+        z[k], c[k], t[k], xform[k] = state.z, state.c, state.t, state.xform
         k += 1
 
     for mono in blocks:
@@ -56,4 +70,4 @@ def frame_trajectory(blocks: Iterable[np.ndarray], push: Callable, start: float,
         raise LiveError(f"'{what}' is too short to analyse: pass at least 0.1 s of audio")
     if z is None:  # no frames asked for
         z = c = np.empty((0, 0), np.float32)
-    return Latents(z, c, t)
+    return Latents(z, c, t, xform=xform)

@@ -10,6 +10,10 @@ dt_ref = 512/22050 s, so the look is the same at any hop:
   seed's non-causal smooth_factor block averaging. With fewer than 12 classes they follow the most
   prominent pitch classes by a decaying running mean of chroma (the seed used the whole-song mean).
 Silent frames (all-zero chroma) leave the class mix and pitch ranking as they are.
+- pose xform (StyleGAN3's input transform; other models ignore it): angle = rotate + spin integrated over time
+  + the last cut's turn, offset = shift_x/y + the last cut's shift. Set values apply at once (a modulation row
+  on rotate is as fast as the music); spin turns continuously; a cut's offsets are drawn before they reach the
+  walker (live.walk.actions.Turn), so a replay makes the same.
 """
 from __future__ import annotations
 
@@ -29,10 +33,20 @@ TRUNC_TAU_S = 0.3  # truncation glides to a new value instead of jumping
 INITIAL_WEIGHT = 0.5  # class weight before any sound has been heard
 
 
+NO_XFORM = np.zeros(3, np.float32)
+NO_XFORM.flags.writeable = False
+
+
 class State(NamedTuple):
     z: np.ndarray  # float32[z_dim] (BigGAN 128), |z| <= 2·t
     c: np.ndarray  # float32[n_classes] (BigGAN 1000)
     t: float  # truncation
+    xform: np.ndarray = NO_XFORM  # float32[3]: angle (degrees, -180..180), shift x, shift y (image widths)
+
+
+def wrap_degrees(a):
+    """An angle in [-180, 180)."""
+    return (a + 180.0) % 360.0 - 180.0
 
 
 def _alpha(dt: float, tau: float) -> float:
@@ -83,6 +97,8 @@ class Walker:
         self._set_classes(list(classes), params.num_classes)
         self._c1 = self._scatter()  # the two smoothing stages
         self._c2 = self._c1.copy()
+        self._spun = 0.0  # degrees turned by spin so far
+        self._turn = (0.0, 0.0, 0.0)  # the last cut's angle and shift
 
     # ---- control -----------------------------------------------------------------------------------
 
@@ -95,6 +111,14 @@ class Walker:
     def set_classes(self, classes: list[int]) -> None:
         """New classes take over the current weights of the old ones; smooth_factor cross-fades them."""
         self._set_classes(list(classes), self._params.num_classes)
+
+    def turn(self, angle: float, dx: float, dy: float) -> None:
+        """A cut's pose: angle (degrees) and shift added to rotate and shift_x/y from the next step."""
+        self._turn = (float(angle), float(dx), float(dy))
+
+    def take_pose(self, old: "Walker") -> None:
+        """Go on turning where `old` (the walker this one replaces at a reseed) was: a new seed, not a new pose."""
+        self._spun, self._turn = old._spun, old._turn
 
     def _set_classes(self, classes: list[int], num_classes: int) -> None:
         if not classes or not all(0 <= int(k) < NUM_CLASSES for k in classes):
@@ -127,7 +151,12 @@ class Walker:
         self._step_classes(p, dt, np.asarray(frame.chroma, dtype=np.float64))
         bound = 2.0 * self._trunc
         z = np.clip(self._z, -bound, bound).astype(np.float32)
-        return State(z, self._c2.astype(np.float32), float(self._trunc))
+        return State(z, self._c2.astype(np.float32), float(self._trunc), self._step_pose(p, dt))
+
+    def _step_pose(self, p: WalkerParams, dt: float) -> np.ndarray:
+        self._spun = wrap_degrees(self._spun + p.spin * dt)
+        angle, dx, dy = self._turn
+        return np.array([wrap_degrees(p.rotate + self._spun + angle), p.shift_x + dx, p.shift_y + dy], np.float32)
 
     def _step_truncation(self, target: float, dt: float) -> None:
         if self._trunc == target:
