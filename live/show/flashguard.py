@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 
+import cv2
 import numpy as np
 
 from live.show.flashcells import CellState, cells, work_image
@@ -33,11 +34,10 @@ BOUNDARY = TAIL + 2  # counted as made at a piece's start: the tail's, and the c
 
 
 def blend(prev: np.ndarray, new: np.ndarray, weight: int) -> np.ndarray:
-    """prev + weight/256 * (new - prev) in 8-bit (weight 0..256)."""
+    """prev + weight/256 * (new - prev) in 8-bit (weight 0..256), rounded."""
     if weight >= 256:
         return new
-    out = prev.astype(np.uint16) * (256 - weight) + new.astype(np.uint16) * weight + 128
-    return (out >> 8).astype(np.uint8)
+    return cv2.addWeighted(prev, (256 - weight) / 256, new, weight / 256, 0)
 
 
 class FlashGuard:
@@ -47,7 +47,7 @@ class FlashGuard:
         before / after it (seconds, on the clock passed to apply); None: nothing there."""
         self.max, self.window = int(max_transitions), float(window_s)
         self.start, self.end = start, end
-        self.prev = self.prev_work = self.state = self.used = None
+        self.prev = self.prev_work = self.prev_v = self.state = self.used = None
         self.made = deque()  # (time, which fields, how many) of the transitions in the window, oldest first
         self.frames = self.limited = self.transitions = 0
 
@@ -68,7 +68,7 @@ class FlashGuard:
                 used = used + self.max - TAIL
             if self._over(used, shown, now):
                 self.limited += 1
-                shown = self._soften(frame, work, used, now)
+                shown = self._soften(frame, work, shown, used, now)
         self._advance(*shown, now)
         return shown[0]
 
@@ -77,7 +77,7 @@ class FlashGuard:
 
     # ---- internals ------------------------------------------------------------------------------------------
     def _reset(self, frame, work, v):
-        self.prev, self.prev_work = frame, work
+        self.prev, self.prev_work, self.prev_v = frame, work, v
         self.state = CellState(v)
         self.used = np.zeros(self.state.none.shape, np.int16)  # transitions per channel and field in the window
         self.made.clear()
@@ -98,19 +98,46 @@ class FlashGuard:
         spent = used >= self.max
         return bool(spent.any() and (spent & self.state.staggered(*shown[3:5], now)).any())
 
-    def _soften(self, frame, work, used, now):
-        """The cross-fade from the last frame shown with the largest weight that overruns no budget."""
-        lo, hi = 0, 256  # weight lo is within budget (0: the last frame shown), hi is not
-        while hi - lo > 4:  # to 1/64: a few measurements per softened frame
-            mid = (lo + hi) // 2
-            over = self._over(used, self._measure(None, blend(self.prev_work, work, mid)), now)
-            lo, hi = (lo, mid) if over else (mid, hi)
-        if lo > 0:  # measure what is shown, not the blend of the work images (8-bit rounding differs)
-            img = blend(self.prev, frame, lo)
-            shown = self._measure(img, work_image(img))
-            if not self._over(used, shown, now):
-                return shown
-        return self._measure(self.prev, self.prev_work)
+    def _soften(self, frame, work, measured, used, now):
+        """The cross-fade from the last frame shown with the largest weight (to 1/64) that overruns no budget:
+        a bisection that looks beside a guess first."""
+        lo, hi, best = 0, 256, None  # weight lo is within budget (0: the last frame shown), hi is not
+        probe, probes = self._guess(measured), 0
+        while hi - lo > 4:
+            mixed = blend(self.prev_work, work, probe)
+            shown = self._measure(mixed, mixed)
+            if self._over(used, shown, now):
+                hi = probe
+            else:
+                lo, best = probe, shown
+            probes += 1
+            probe = (lo + 4 if probe == lo else hi - 4) if probes == 1 else (lo + hi) // 2
+        if best is None:
+            return self._measure(self.prev, self.prev_work)
+        if work is frame:  # cells are pixels: what was measured is what is shown
+            return best
+        img = blend(self.prev, frame, lo)  # measure what is shown (8-bit rounding differs from the cells' blend)
+        shown = self._measure(img, work_image(img))
+        return shown if not self._over(used, shown, now) else self._measure(self.prev, self.prev_work)
+
+    def _guess(self, measured) -> int:
+        """A weight near the largest within budget. Cell values go about as the square of the sRGB levels a
+        cross-fade blends, so their square roots move about linearly with the weight; the first field fills
+        about where the share-th of the cells that move the most common way crosses."""
+        _, _, v, up, down, _ = measured
+        counts = [np.count_nonzero(m) for m in (up[0], up[1], down[0], down[1])]
+        i = int(np.argmax(counts))
+        k = int(np.ceil(self.state.share))
+        if counts[i] < k:
+            return 128
+        c, mask = i % 2, (up, down)[i // 2][i % 2]
+        at = np.sqrt(np.maximum((self.state.up_at, self.state.down_at)[i // 2][c], 0))
+        s0, s1 = np.sqrt(self.prev_v[c]), np.sqrt(v[c])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (at - s0) / (s1 - s0)
+        np.copyto(t, np.inf, where=~mask)
+        tk = np.partition(t.ravel(), k - 1)[k - 1]
+        return int(min(max(tk * 64, 1), 63)) * 4
 
     def _record(self, made: np.ndarray, now: float) -> None:
         """Count transitions made at now (per channel and field: 1, or 2 for up and down at once)."""
@@ -125,4 +152,4 @@ class FlashGuard:
         if made.any():
             self._record(made, now)
         self.state.advance(v, up, down, now)
-        self.prev, self.prev_work = out, work
+        self.prev, self.prev_work, self.prev_v = out, work, v
