@@ -102,11 +102,13 @@ def main(argv=None) -> int:
                 for code, make in guards.items():
                     load = os.getloadavg()[0]
                     fig = time_guard(clips[name][kind], make)
-                    rows.append(dict(round=r + 1, code=code, size=name, kind=kind, load_1min=round(load, 2), **fig))
+                    rows.append(dict(round=r + 1, code=code, size=name, kind=kind, load_1min=round(load, 2),
+                                     **fig))
                     print(f"round {r + 1} {code:>6} {name:>6} {kind:6}: median {fig['ms_median']:.3f} ms, mean "
                           f"{fig['ms_mean']:.3f}, p95 {fig['ms_p95']:.3f}, CPU {fig['cpu_ms_mean']:.3f} "
                           f"({fig['softened']}/{fig['frames']} softened)  load {load:.2f}", flush=True)
-    summary = {f"{c} {s} {k}": {m: statistics.median(x[m] for x in rows if (x["code"], x["size"], x["kind"]) == (c, s, k))
+    summary = {f"{c} {s} {k}": {m: statistics.median(x[m] for x in rows
+                                                     if (x["code"], x["size"], x["kind"]) == (c, s, k))
                                 for m in ("ms_median", "ms_mean", "ms_p95", "cpu_ms_mean")}
                for c in guards for s in SIZES for k in ("calm", "strobe")}
     loads = [x["load_1min"] for x in rows]

@@ -4,18 +4,18 @@ A frame becomes a grid of cells with two values: relative luminance, and the sat
 linear RGB where R / (R + G + B) >= 0.8, else 0: WCAG's "(R - G - B) x 320 changes by more than 20" is a change
 of more than 0.0625 here). On frames with a shorter side below 2 x CELLS (the model's 128 px) a cell is a pixel;
 larger frames are area-averaged first by a whole factor k (every pixel counts, nothing is sampled): 2 x 2 pixels
-at 256 px, 4 x 4 at 512 px, 8 x 8 at 1920 x 1080. That average is of 8-bit sRGB values, not of light (averaging
-light would need every pixel made linear first, which costs more than the whole guard may): where a cell holds
+at 256 px, 4 x 4 at 512 px, 8 x 8 at 1920 x 1080. That average is of 8-bit sRGB values, not of light (that
+would need every pixel made linear first: at 1920 x 1080 more than the guard's whole budget): where a cell holds
 fine detail that changes, its change is measured smaller than its pixels' (exact at 128 px).
 
 Each cell keeps its turning points: the lowest and highest value since its last transition and that
 transition's direction. A cell makes a transition when it moves STEP or more from the turning point opposite to
-its last transition (for luminance: with the darker state below DARK). The state holds this as the two values
-at which the cell would next go up and down, so a new frame's transitions are two comparisons. A region (every 10-degree field: a third
-of the grid's width and height, at every cell offset, so the fields overlap and cover the whole frame) makes a
-transition up (or down) when cells covering AREA or more of it make one up (down) in the same frame; both at
-once count as two. The thresholds count from a little below WCAG's (SLACK, AREA_SLACK), for a measurement on
-every pixel, after a codec (the tests count that way).
+its last transition (for luminance: with the darker state below DARK); the state keeps, per cell, the values at
+which it would next go up and down, so a new frame's transitions are two comparisons. A region (every 10-degree
+field: a third of the grid's width and height, at every cell offset, so the fields overlap and cover the whole
+frame) makes a transition up (or down) when cells covering AREA or more of it make one up (down) in the same
+frame; both at once count as two. The thresholds count from a little below WCAG's (SLACK, AREA_SLACK), for a
+measurement on every pixel, after a codec (the tests count that way).
 """
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def work_image(frame: np.ndarray) -> np.ndarray:
     k = min(h, w) // CELLS
     if k <= 1:
         return frame
-    rows = h // k  # each block's k rows summed first: the frame is read once, in whole rows (at k = 8 about
-    # twice as fast as OpenCV's INTER_AREA on the frame)
+    rows = h // k  # each block's k rows summed first, reading the frame once in whole rows: faster than
+    # OpenCV's INTER_AREA on the frame, which adds each cell's k x k pixels one by one
     sums = np.add.reduce(frame[:rows * k].reshape(rows, k, w * 3), axis=1, dtype=np.uint16)
     cells = _band_means(sums.reshape(rows, w, 3), k, k)
     if h % k:
@@ -60,7 +60,8 @@ def _band_means(sums: np.ndarray, n: int, k: int) -> np.ndarray:
     cols = w // k
     out = np.empty((bands, -(-w // k), 3), np.uint8)
     area = cv2.INTER_AREA  # on whole factors: the mean of each k (or the rest's) columns
-    out[:, :cols] = cv2.convertScaleAbs(cv2.resize(sums[:, :cols * k], (cols, bands), interpolation=area), alpha=1 / n)
+    means = cv2.resize(sums[:, :cols * k], (cols, bands), interpolation=area)
+    out[:, :cols] = cv2.convertScaleAbs(means, alpha=1 / n)
     if w % k:
         rest = cv2.resize(sums[:, cols * k:], (1, bands), interpolation=area)
         out[:, cols:] = cv2.convertScaleAbs(rest, alpha=1 / n).reshape(bands, 1, 3)

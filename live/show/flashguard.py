@@ -84,9 +84,10 @@ class FlashGuard:
         if self.start is not None:  # the pieces before: BOUNDARY transitions just made
             self._record(np.full(self.used.shape, BOUNDARY, np.int16), self.start)
 
-    def _measure(self, img: np.ndarray | None, work: np.ndarray):
-        """(img, work, values, up, down, field transitions) of showing img (work: its cells in 8-bit)."""
-        v = cells(work)
+    def _measure(self, img: np.ndarray, work: np.ndarray, v: np.ndarray | None = None):
+        """(img, work, values, up, down, field transitions) of showing img (work: its cells in 8-bit; v: their
+        values, if known)."""
+        v = cells(work) if v is None else v
         up, down = self.state.crossing(v)
         return img, work, v, up, down, self.state.region_transitions(up, down)
 
@@ -113,12 +114,12 @@ class FlashGuard:
             probes += 1
             probe = (lo + 4 if probe == lo else hi - 4) if probes == 1 else (lo + hi) // 2
         if best is None:
-            return self._measure(self.prev, self.prev_work)
+            return self._measure(self.prev, self.prev_work, self.prev_v)
         if work is frame:  # cells are pixels: what was measured is what is shown
             return best
         img = blend(self.prev, frame, lo)  # measure what is shown (8-bit rounding differs from the cells' blend)
         shown = self._measure(img, work_image(img))
-        return shown if not self._over(used, shown, now) else self._measure(self.prev, self.prev_work)
+        return shown if not self._over(used, shown, now) else self._measure(self.prev, self.prev_work, self.prev_v)
 
     def _guess(self, measured) -> int:
         """A weight near the largest within budget. Cell values go about as the square of the sRGB levels a
@@ -137,7 +138,7 @@ class FlashGuard:
             t = (at - s0) / (s1 - s0)
         np.copyto(t, np.inf, where=~mask)
         tk = np.partition(t.ravel(), k - 1)[k - 1]
-        return int(min(max(tk * 64, 1), 63)) * 4
+        return int(np.clip(np.nan_to_num(tk * 64, nan=32), 1, 63)) * 4
 
     def _record(self, made: np.ndarray, now: float) -> None:
         """Count transitions made at now (per channel and field: 1, or 2 for up and down at once)."""
