@@ -24,7 +24,7 @@ from collections import deque
 import cv2
 import numpy as np
 
-from live.show.flashcells import CellState, cells, work_image
+from live.show.flashcells import CONCURRENT_S, CellState, cells, work_image
 
 WINDOW_S = 1.2  # WCAG's one second, plus room for the timing of whoever shows or receives the frames (an NDI
 # sender's thread on a loaded machine stamps frames up to ~0.2 s late)
@@ -101,18 +101,18 @@ class FlashGuard:
 
     def _soften(self, frame, work, measured, used, now):
         """The cross-fade from the last frame shown with the largest weight (to 1/64) that overruns no budget:
-        a bisection that looks beside a guess first."""
+        from a guess, steps that double away from it until the answer lies between two, then a bisection."""
         lo, hi, best = 0, 256, None  # weight lo is within budget (0: the last frame shown), hi is not
-        probe, probes = self._guess(measured), 0
+        probe, step, walk = self._guess(measured, used, now), 4, 0  # walk: the way away from the guess (0: not known yet)
         while hi - lo > 4:
             mixed = blend(self.prev_work, work, probe)
             shown = self._measure(mixed, mixed)
-            if self._over(used, shown, now):
-                hi = probe
-            else:
-                lo, best = probe, shown
-            probes += 1
-            probe = (lo + 4 if probe == lo else hi - 4) if probes == 1 else (lo + hi) // 2
+            way = -1 if self._over(used, shown, now) else 1
+            lo, hi, best = (probe, hi, shown) if way > 0 else (lo, probe, best)
+            walk = way if walk in (0, way) else None
+            probe, step = probe + way * step, step * 2
+            if walk is None or not lo < probe < hi:
+                walk, probe = None, (lo + hi) // 2
         if best is None:
             return self._measure(self.prev, self.prev_work, self.prev_v)
         if work is frame:  # cells are pixels: what was measured is what is shown
@@ -121,24 +121,26 @@ class FlashGuard:
         shown = self._measure(img, work_image(img))
         return shown if not self._over(used, shown, now) else self._measure(self.prev, self.prev_work, self.prev_v)
 
-    def _guess(self, measured) -> int:
-        """A weight near the largest within budget. Cell values go about as the square of the sRGB levels a
-        cross-fade blends, so their square roots move about linearly with the weight; the first field fills
-        about where the share-th of the cells that move the most common way crosses."""
+    def _guess(self, measured, used, now) -> int:
+        """A weight near the largest within budget, from every fourth cell of every fourth row. Cell values go
+        about as the square of the sRGB levels a cross-fade blends, so their square roots move about linearly
+        with the weight: each cell that the frame moves past a turning point crosses at about weight t. A field
+        fills about where the share-th of the cells of one channel and way crosses (or the first, where cells
+        moved within CONCURRENT_S and a budget is spent: then one more may fill a field)."""
         _, _, v, up, down, _ = measured
-        counts = [np.count_nonzero(m) for m in (up[0], up[1], down[0], down[1])]
-        i = int(np.argmax(counts))
-        k = int(np.ceil(self.state.share))
-        if counts[i] < k:
-            return 128
-        c, mask = i % 2, (up, down)[i // 2][i % 2]
-        at = np.sqrt(np.maximum((self.state.up_at, self.state.down_at)[i // 2][c], 0))
-        s0, s1 = np.sqrt(self.prev_v[c]), np.sqrt(v[c])
+        sub = np.s_[:, ::4, ::4]
+        up, down, s0, s1 = up[sub], down[sub], np.sqrt(self.prev_v[sub]), np.sqrt(v[sub])
+        at = np.sqrt(np.maximum(np.where(up, self.state.up_at[sub], self.state.down_at[sub]), 0))
         with np.errstate(divide="ignore", invalid="ignore"):
             t = (at - s0) / (s1 - s0)
-        np.copyto(t, np.inf, where=~mask)
-        tk = np.partition(t.ravel(), k - 1)[k - 1]
-        return int(np.clip(np.nan_to_num(tk * 64, nan=32), 1, 63)) * 4
+        k = 1 if self.state.last > now - CONCURRENT_S and (used >= self.max).any() else -(-self.state.share // 16)
+        first = 0.5
+        for way in (up, down):
+            for c in (0, 1):
+                crossing = t[c][way[c]]
+                if len(crossing) >= k:
+                    first = min(first, np.partition(crossing, int(k) - 1)[int(k) - 1])
+        return int(np.clip(np.nan_to_num(first * 64, nan=32), 1, 63)) * 4
 
     def _record(self, made: np.ndarray, now: float) -> None:
         """Count transitions made at now (per channel and field: 1, or 2 for up and down at once)."""
