@@ -103,7 +103,7 @@ class FlashGuard:
         """The cross-fade from the last frame shown with the largest weight (to 1/64) that overruns no budget:
         from a guess, steps that double away from it until the answer lies between two, then a bisection."""
         lo, hi, best = 0, 256, None  # weight lo is within budget (0: the last frame shown), hi is not
-        probe, step, walk = self._guess(measured, used, now), 4, 0  # walk: the way away from the guess (0: not known yet)
+        probe, step, walk = self._guess(measured, used, now), 4, 0  # walk: away from the guess (0: not known yet)
         while hi - lo > 4:
             mixed = blend(self.prev_work, work, probe)
             shown = self._measure(mixed, mixed)
