@@ -20,6 +20,7 @@ the piece's own frames only: the same on one machine and on many.
 from __future__ import annotations
 
 from collections import deque
+from math import ceil
 
 import cv2
 import numpy as np
@@ -101,7 +102,8 @@ class FlashGuard:
 
     def _soften(self, frame, work, measured, used, now):
         """The cross-fade from the last frame shown with the largest weight (to 1/64) that overruns no budget:
-        from a guess, steps that double away from it until the answer lies between two, then a bisection."""
+        from a guess, steps that double away from it until the answer lies between two, then a bisection. The
+        guess only orders the measurements: what is shown has been measured as it is and keeps the budget."""
         lo, hi, best = 0, 256, None  # weight lo is within budget (0: the last frame shown), hi is not
         probe, step, walk = self._guess(measured, used, now), 4, 0  # walk: away from the guess (0: not known yet)
         while hi - lo > 4:
@@ -133,13 +135,9 @@ class FlashGuard:
         at = np.sqrt(np.maximum(np.where(up, self.state.up_at[sub], self.state.down_at[sub]), 0))
         with np.errstate(divide="ignore", invalid="ignore"):
             t = (at - s0) / (s1 - s0)
-        k = 1 if self.state.last > now - CONCURRENT_S and (used >= self.max).any() else -(-self.state.share // 16)
-        first = 0.5
-        for way in (up, down):
-            for c in (0, 1):
-                crossing = t[c][way[c]]
-                if len(crossing) >= k:
-                    first = min(first, np.partition(crossing, int(k) - 1)[int(k) - 1])
+        k = 1 if self.state.last > now - CONCURRENT_S and (used >= self.max).any() else ceil(self.state.share / 16)
+        crossings = [t[c][way[c]] for way in (up, down) for c in (0, 1)]
+        first = min((np.partition(x, k - 1)[k - 1] for x in crossings if len(x) >= k), default=0.5)
         return int(np.clip(np.nan_to_num(first * 64, nan=32), 1, 63)) * 4
 
     def _record(self, made: np.ndarray, now: float) -> None:
