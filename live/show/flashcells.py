@@ -39,11 +39,17 @@ MIX = np.array([[0.2126, 0.7152, 0.0722], [1, -1, -1], [0.4, -1.6, -1.6]], np.fl
 
 def work_image(frame: np.ndarray) -> np.ndarray:
     """The cells in 8-bit sRGB: the frame itself up to a shorter side below 2 x CELLS, else the mean of every
-    k x k pixels (the last row and column of cells: of the pixels there are)."""
+    k x k pixels (the last row and column of cells: of the pixels there are), to about one level (rounded twice
+    where k is even)."""
     h, w = frame.shape[:2]
     k = min(h, w) // CELLS
     if k <= 1:
         return frame
+    if k % 2 == 0 and h % 2 == 0 and w % 2 == 0:  # the 2 x 2 means first (OpenCV's vectorised path): less to sum
+        frame = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        (h, w), k = frame.shape[:2], k // 2
+        if k == 1:
+            return frame
     rows = h // k  # each block's k rows summed first, reading the frame once in whole rows from top to bottom:
     # faster than OpenCV's INTER_AREA on the frame, which adds each cell's k x k pixels one by one
     sums = np.add.reduce(frame[:rows * k].reshape(rows, k, w * 3).transpose(1, 0, 2), axis=0, dtype=np.uint16)
