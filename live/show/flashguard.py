@@ -138,7 +138,8 @@ class FlashGuard:
         k = 1 if self.state.last > now - CONCURRENT_S and (used >= self.max).any() else ceil(self.state.share / 16)
         crossings = [t[c][way[c]] for way in (up, down) for c in (0, 1)]
         first = min((np.partition(x, k - 1)[k - 1] for x in crossings if len(x) >= k), default=0.5)
-        return int(np.clip(np.nan_to_num(first * 64, nan=32), 1, 63)) * 4
+        level = float(first) * 64
+        return int(min(max(level, 1), 63)) * 4 if level == level else 128  # not a number: the middle
 
     def _record(self, made: np.ndarray, now: float) -> None:
         """Count transitions made at now (per channel and field: 1, or 2 for up and down at once)."""
