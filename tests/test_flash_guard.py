@@ -1,9 +1,11 @@
 """The flash guard against WCAG 2.3.1, checked by an independent per-pixel counter (tests/flashes.py): each
 stimulus flashes more than three times a second without the guard (the control) and at most three times with
 it; calm video passes bit-identical; pieces guarded apart (export segments) hold the budget across the cut."""
+import cv2
 import numpy as np
 import pytest
 
+from live.show.flashcells import CELLS, work_image
 from live.show.flashguard import FlashGuard
 from tests.flashes import flashes_per_second
 
@@ -133,3 +135,18 @@ def test_pieces_guarded_apart_hold_the_budget_across_their_boundary():
     assert flashes_per_second(times, joined)["general"] <= 3
     again = pieces(aware=True)
     assert all(np.array_equal(x, y) for x, y in zip(joined, again))  # a function of the frames alone
+
+
+@pytest.mark.parametrize("size", [(1080, 1920), (480, 854), (257, 259), (512, 768), (1082, 1922)])
+def test_big_frames_cells_are_the_means_of_their_pixels_edges_included(size):
+    """Each cell of a big frame is the mean of its k x k pixels (the last row and column: of the pixels there
+    are), to about one level (rounded twice); the control, a point-sampled thumbnail of the same size, is far off."""
+    h, w = size
+    k = min(h, w) // CELLS
+    frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), np.uint8)
+    cells = work_image(frame)
+    means = np.array([[frame[r:r + k, c:c + k].reshape(-1, 3).mean(axis=0) for c in range(0, w, k)]
+                      for r in range(0, h, k)])
+    assert cells.shape == means.shape and np.abs(cells - means).max() <= 1.5
+    sampled = cv2.resize(frame, cells.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    assert np.abs(sampled - means).max() > 50

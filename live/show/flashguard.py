@@ -20,10 +20,12 @@ the piece's own frames only: the same on one machine and on many.
 from __future__ import annotations
 
 from collections import deque
+from math import ceil
 
+import cv2
 import numpy as np
 
-from live.show.flashcells import CellState, cells, work_image
+from live.show.flashcells import CONCURRENT_S, CellState, cells, work_image
 
 WINDOW_S = 1.2  # WCAG's one second, plus room for the timing of whoever shows or receives the frames (an NDI
 # sender's thread on a loaded machine stamps frames up to ~0.2 s late)
@@ -33,11 +35,10 @@ BOUNDARY = TAIL + 2  # counted as made at a piece's start: the tail's, and the c
 
 
 def blend(prev: np.ndarray, new: np.ndarray, weight: int) -> np.ndarray:
-    """prev + weight/256 * (new - prev) in 8-bit (weight 0..256)."""
+    """prev + weight/256 * (new - prev) in 8-bit (weight 0..256), rounded."""
     if weight >= 256:
         return new
-    out = prev.astype(np.uint16) * (256 - weight) + new.astype(np.uint16) * weight + 128
-    return (out >> 8).astype(np.uint8)
+    return cv2.addWeighted(prev, (256 - weight) / 256, new, weight / 256, 0)
 
 
 class FlashGuard:
@@ -47,7 +48,7 @@ class FlashGuard:
         before / after it (seconds, on the clock passed to apply); None: nothing there."""
         self.max, self.window = int(max_transitions), float(window_s)
         self.start, self.end = start, end
-        self.prev = self.prev_work = self.state = self.used = None
+        self.prev = self.prev_work = self.prev_v = self.state = self.used = None
         self.made = deque()  # (time, which fields, how many) of the transitions in the window, oldest first
         self.frames = self.limited = self.transitions = 0
 
@@ -68,7 +69,7 @@ class FlashGuard:
                 used = used + self.max - TAIL
             if self._over(used, shown, now):
                 self.limited += 1
-                shown = self._soften(frame, work, used, now)
+                shown = self._soften(frame, work, shown, used, now)
         self._advance(*shown, now)
         return shown[0]
 
@@ -77,16 +78,17 @@ class FlashGuard:
 
     # ---- internals ------------------------------------------------------------------------------------------
     def _reset(self, frame, work, v):
-        self.prev, self.prev_work = frame, work
+        self.prev, self.prev_work, self.prev_v = frame, work, v
         self.state = CellState(v)
         self.used = np.zeros(self.state.none.shape, np.int16)  # transitions per channel and field in the window
         self.made.clear()
         if self.start is not None:  # the pieces before: BOUNDARY transitions just made
             self._record(np.full(self.used.shape, BOUNDARY, np.int16), self.start)
 
-    def _measure(self, img: np.ndarray | None, work: np.ndarray):
-        """(img, work, values, up, down, field transitions) of showing img (work: its cells in 8-bit)."""
-        v = cells(work)
+    def _measure(self, img: np.ndarray, work: np.ndarray, v: np.ndarray | None = None):
+        """(img, work, values, up, down, field transitions) of showing img (work: its cells in 8-bit; v: their
+        values, if known)."""
+        v = cells(work) if v is None else v
         up, down = self.state.crossing(v)
         return img, work, v, up, down, self.state.region_transitions(up, down)
 
@@ -98,19 +100,46 @@ class FlashGuard:
         spent = used >= self.max
         return bool(spent.any() and (spent & self.state.staggered(*shown[3:5], now)).any())
 
-    def _soften(self, frame, work, used, now):
-        """The cross-fade from the last frame shown with the largest weight that overruns no budget."""
-        lo, hi = 0, 256  # weight lo is within budget (0: the last frame shown), hi is not
-        while hi - lo > 4:  # to 1/64: a few measurements per softened frame
-            mid = (lo + hi) // 2
-            over = self._over(used, self._measure(None, blend(self.prev_work, work, mid)), now)
-            lo, hi = (lo, mid) if over else (mid, hi)
-        if lo > 0:  # measure what is shown, not the blend of the work images (8-bit rounding differs)
-            img = blend(self.prev, frame, lo)
-            shown = self._measure(img, work_image(img))
-            if not self._over(used, shown, now):
-                return shown
-        return self._measure(self.prev, self.prev_work)
+    def _soften(self, frame, work, measured, used, now):
+        """The cross-fade from the last frame shown with the largest weight (to 1/64) that overruns no budget:
+        from a guess, steps that double away from it until the answer lies between two, then a bisection. The
+        guess only orders the measurements: what is shown has been measured as it is and keeps the budget."""
+        lo, hi, best = 0, 256, None  # weight lo is within budget (0: the last frame shown), hi is not
+        probe, step, walk = self._guess(measured, used, now), 4, 0  # walk: away from the guess (0: not known yet)
+        while hi - lo > 4:
+            mixed = blend(self.prev_work, work, probe)
+            shown = self._measure(mixed, mixed)
+            way = -1 if self._over(used, shown, now) else 1
+            lo, hi, best = (probe, hi, shown) if way > 0 else (lo, probe, best)
+            walk = way if walk in (0, way) else None
+            probe, step = probe + way * step, step * 2
+            if walk is None or not lo < probe < hi:
+                walk, probe = None, (lo + hi) // 2
+        if best is None:
+            return self._measure(self.prev, self.prev_work, self.prev_v)
+        if work is frame:  # cells are pixels: what was measured is what is shown
+            return best
+        img = blend(self.prev, frame, lo)  # measure what is shown (8-bit rounding differs from the cells' blend)
+        shown = self._measure(img, work_image(img))
+        return shown if not self._over(used, shown, now) else self._measure(self.prev, self.prev_work, self.prev_v)
+
+    def _guess(self, measured, used, now) -> int:
+        """A weight near the largest within budget, from every fourth cell of every fourth row. Cell values go
+        about as the square of the sRGB levels a cross-fade blends, so their square roots move about linearly
+        with the weight: each cell that the frame moves past a turning point crosses at about weight t. A field
+        fills about where the share-th of the cells of one channel and way crosses (or the first, where cells
+        moved within CONCURRENT_S and a budget is spent: then one more may fill a field)."""
+        _, _, v, up, down, _ = measured
+        sub = np.s_[:, ::4, ::4]
+        up, down, s0, s1 = up[sub], down[sub], np.sqrt(self.prev_v[sub]), np.sqrt(v[sub])
+        at = np.sqrt(np.maximum(np.where(up, self.state.up_at[sub], self.state.down_at[sub]), 0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (at - s0) / (s1 - s0)
+        k = 1 if self.state.last > now - CONCURRENT_S and (used >= self.max).any() else ceil(self.state.share / 16)
+        crossings = [t[c][way[c]] for way in (up, down) for c in (0, 1)]
+        first = min((np.partition(x, k - 1)[k - 1] for x in crossings if len(x) >= k), default=0.5)
+        level = float(first) * 64
+        return int(min(max(level, 1), 63)) * 4 if level == level else 128  # not a number: the middle
 
     def _record(self, made: np.ndarray, now: float) -> None:
         """Count transitions made at now (per channel and field: 1, or 2 for up and down at once)."""
@@ -125,4 +154,4 @@ class FlashGuard:
         if made.any():
             self._record(made, now)
         self.state.advance(v, up, down, now)
-        self.prev, self.prev_work = out, work
+        self.prev, self.prev_work, self.prev_v = out, work, v
