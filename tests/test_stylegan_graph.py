@@ -79,3 +79,19 @@ def test_engines_render_nvidia_frames(pickles, backend):
         assert np.array_equal(single, _nvidia_uint8(ref["img"])[:1])
     finally:
         engine.close()
+
+
+def test_openvino_runs_stylegan3_in_fp32_on_a_cpu(pickles):
+    """OpenVINO's CPU plugin does not finish compiling full-width StyleGAN3 graphs in bf16: auto takes fp32 for
+    them and an explicit bf16 is one line; StyleGAN2 (the control) keeps auto's bf16 where the CPU has it."""
+    pytest.importorskip("openvino")
+    from engine.backends.openvino_backend import capabilities, _core
+    from engine.errors import NoSuchPrecision
+
+    with create_engine(pickles["sg3-t"], backend="openvino", max_batch=1) as e:
+        assert e.name == "openvino-fp32"
+    with pytest.raises(NoSuchPrecision, match="StyleGAN3|no bf16"):
+        create_engine(pickles["sg3-t"], backend="openvino", precision="bf16", max_batch=1)
+    if "BF16" in capabilities(_core(), "CPU"):
+        with create_engine(pickles["ada-skip-c"], backend="openvino", max_batch=1) as e:
+            assert e.name == "openvino-bf16"
