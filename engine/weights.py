@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from core.files import atomic_output, write_json_atomic
 from core.cache import cache_dir
@@ -183,12 +184,22 @@ def full_config(config: dict) -> dict:
     return merged
 
 
+class _NoRandomInit(TorchFunctionMode):
+    """Skips the random initialization of parameters (their values are never read). Cheaper than building on
+    the meta device, whose first use costs every `live` start ~2 s (torch imports its dynamo for it)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in (torch.Tensor.normal_, torch.Tensor.uniform_):
+            return args[0]
+        return func(*args, **(kwargs or {}))
+
+
 def reference_shapes(config: dict) -> dict[str, tuple[int, ...]]:
-    """State-dict key -> shape of the reference model for this config (built on the meta device: no memory)."""
+    """State-dict key -> shape of the reference model for this config (built uninitialized, then dropped)."""
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 
     try:
-        with torch.device("meta"):
+        with torch.no_grad(), _NoRandomInit():
             ref = BigGAN(BigGANConfig.from_dict(full_config(config)))
     except Exception as exc:  # malformed layers/sizes: the reference cannot even be built
         raise EngineError(f"invalid BigGAN config ({type(exc).__name__}: {exc}); check config.json") from None

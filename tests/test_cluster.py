@@ -136,13 +136,13 @@ def _one_thread(tmp_path) -> dict:
 
 
 def test_cluster_export_equals_this_machines(cluster, tiny_model_dir, tmp_path):
-    """With the flash guard on, whose segments' guards know the cut between the two segments."""
+    """With the flash guard on, whose segments' guards know the cut between the two segments (48 + 12 frames)."""
     audio = write(tmp_path / "song.wav", music(12.0))
     one, many = tmp_path / "one.mp4", tmp_path / "many.mp4"
-    r = run_live(*export_args(tiny_model_dir, audio, one, "--fps", 10, "--save-latents", tmp_path / "one.npz",
+    r = run_live(*export_args(tiny_model_dir, audio, one, "--fps", 5, "--save-latents", tmp_path / "one.npz",
                               "--flash-guard", "on"), env=_one_thread(tmp_path))
     assert r.returncode == 0, r.stderr
-    r = run_live(*export_args(tiny_model_dir, audio, many, "--fps", 10, "--save-latents", tmp_path / "many.npz",
+    r = run_live(*export_args(tiny_model_dir, audio, many, "--fps", 5, "--save-latents", tmp_path / "many.npz",
                               "--flash-guard", "on", "--ray", cluster.address, "--workers", 2),
                  env=_env(cluster, tmp_path))
     assert r.returncode == 0, r.stderr
@@ -156,21 +156,22 @@ def test_an_album_on_the_cluster_and_a_worker_killed_while_it_renders(cluster, t
     """Two songs into one folder; the worker rendering a segment is SIGKILLed mid-segment: Ray restarts it and
     that segment is rendered again (two renders of it, by two processes), every other segment once (the
     control: the count sees a single render as one), and both videos are whole and equal to this machine's."""
-    songs = [write(tmp_path / "a.wav", music(40.0)), write(tmp_path / "b.flac", music(6.0)[::-1].copy())]
+    # at 10 fps a segment is 96 frames: a.wav has 4 segments (96, 96, 96, 12), b.flac one
+    songs = [write(tmp_path / "a.wav", music(30.0)), write(tmp_path / "b.flac", music(6.0)[::-1].copy())]
     ref = tmp_path / "ref"
     r = run_live("--export", *songs, "-o", f"{ref}/", "--model", tiny_model_dir, "--backend", "torch", "--quiet",
-                 env=_one_thread(tmp_path))
+                 "--fps", 10, env=_one_thread(tmp_path))
     assert r.returncode == 0, r.stderr
     assert sorted(os.listdir(ref)) == ["a.mp4", "b.mp4"]
     out = tmp_path / "out"
     p = _live(["--export", *songs, "-o", f"{out}/", "--model", tiny_model_dir, "--backend", "torch", "--quiet",
-               "--ray", cluster.address], _env(cluster, tmp_path))
+               "--fps", 10, "--ray", cluster.address], _env(cluster, tmp_path))
     seen = set()
     try:
         def rendering_a_later_segment():
-            """a worker rendering a.wav's segment 1, 2 or 3 (b.flac has only a segment 0)"""
+            """a worker rendering a.wav's segment 1 or 2 (b.flac has only a segment 0; a's last is 12 frames)"""
             seen.update(now := cluster.renders())
-            return next((r for r in sorted(now) if r[0] >= 1), None)
+            return next((r for r in sorted(now) if r[0] in (1, 2)), None)
 
         victim = _wait_for(p, rendering_a_later_segment)
         os.kill(victim[1], signal.SIGKILL)
@@ -203,7 +204,7 @@ def test_a_signal_stops_the_cluster_and_keeps_its_segments(cluster, tiny_model_d
     the finished segments stay and a rerun reuses them."""
     audio, out = write(tmp_path / "song.wav", music(40.0)), tmp_path / "out.mp4"
     env = _env(cluster, tmp_path)
-    args = export_args(tiny_model_dir, audio, out, "--fps", 10, "--ray", cluster.address)  # 5 segments
+    args = export_args(tiny_model_dir, audio, out, "--fps", 5, "--ray", cluster.address)  # 5 segments (4 x 48 + 8)
     p = _live(args, env)
     try:
         _wait_for(p, lambda: _segments(tmp_path / "cache") and cluster.renders())
@@ -228,7 +229,7 @@ def test_a_signal_stops_the_cluster_and_keeps_its_segments(cluster, tiny_model_d
         r = run_live(*args, env=env)
         assert r.returncode == 0, r.stderr
         assert r.stderr.splitlines()[0].startswith(f"live: {audio}: reusing {len(kept)} of 5 segments"), r.stderr
-        assert _streams(out)["video"][0] == 400
+        assert _streams(out)["video"][0] == 200
 
 
 def test_an_unreachable_head_is_one_line_and_leaves_no_folder(tiny_model_dir, tmp_path):
@@ -266,7 +267,7 @@ def test_ray_local_resumes_after_a_killed_driver_and_leaves_home_alone(tiny_mode
     env = {k: v for k, v in os.environ.items() if k not in AUTH_VARS}
     env.update(HOME=str(home), RAY_TMPDIR=str(ray_tmp), LIVE_CACHE_DIR=str(tmp_path / "cache"),
                RAY_USAGE_STATS_ENABLED="0")
-    args = export_args(tiny_model_dir, audio, out, "--fps", 10, "--ray", "local")
+    args = export_args(tiny_model_dir, audio, out, "--fps", 5, "--ray", "local")  # 4 segments (3 x 48 + 6)
     p = _live(args, env)
     try:
         deadline = time.time() + 300
@@ -285,7 +286,7 @@ def test_ray_local_resumes_after_a_killed_driver_and_leaves_home_alone(tiny_mode
         r = run_live(*args, env=env)
         assert r.returncode == 0, r.stderr + _raylet_log(ray_tmp)
         assert r.stderr.splitlines()[0] == f"live: {audio}: reusing {kept} of 4 segments rendered by an earlier run"
-        assert _streams(out)["video"][0] == 300
+        assert _streams(out)["video"][0] == 150
         assert os.listdir(home) == []
     finally:
         if p.poll() is None:

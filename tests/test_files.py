@@ -146,14 +146,15 @@ def test_a_symlink_is_followed_and_outputs_get_the_umask(tiny_model_dir, tmp_pat
 
 
 def long_export_args(model, tmp_path, out):
-    return [sys.executable, "-m", "live", *map(str, export_args(model, tmp_path / "long.wav", out))]
+    """Half a minute at 4 fps: 3 segments of 40 frames (the tests need segments, not many pixels)."""
+    return [sys.executable, "-m", "live", *map(str, export_args(model, tmp_path / "long.wav", out, "--fps", 4))]
 
 
 def start_long_export(model, tmp_path, out, finished: int = 0):
-    """An export of a minute of music (into its own cache), returned while it encodes a segment after
+    """An export of half a minute of music (into its own cache), returned while it encodes a segment after
     `finished` others are done."""
     if not (tmp_path / "long.wav").exists():
-        write(tmp_path / "long.wav", music(60.0))
+        write(tmp_path / "long.wav", music(30.0))
     env = dict(os.environ, LIVE_CACHE_DIR=str(tmp_path / "cache"))
     p = subprocess.Popen(long_export_args(model, tmp_path, out), stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 120
@@ -210,8 +211,8 @@ def test_a_killed_run_resumes_and_its_temp_is_removed_by_the_next_run(tiny_model
                        timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines()[0].startswith(f"live: {tmp_path / 'long.wav'}: reusing ") and \
-        r.stderr.splitlines()[0].endswith(" of 6 segments rendered by an earlier run"), r.stderr
-    assert not stale.exists() and streams(out)["frames"] == 1800
+        r.stderr.splitlines()[0].endswith(" of 3 segments rendered by an earlier run"), r.stderr
+    assert not stale.exists() and streams(out)["frames"] == 120
     assert list((tmp_path / "cache" / "export").iterdir()) == []  # the work folder goes with a finished mp4
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()
@@ -272,7 +273,7 @@ def test_a_full_disk_at_any_point_is_one_line_and_leaves_nothing(tiny_model_dir,
                 with open(disk / "filler", "ab") as f:
                     f.write(b"\0" * size)
         if point == "mid-stream":
-            audio = write(tmp_path / "long.wav", music(20.0))
+            audio = write(tmp_path / "long.wav", music(4.0))  # ~230 KB of mp4: it fails at 64 KiB
         out, lat = disk / "out.mp4", disk / "out.npz"
         r = run_live(*export_args(tiny_model_dir, audio, out, "--fps", 10, "--save-latents", lat))
         assert r.returncode == 2
