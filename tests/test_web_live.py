@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from live.config import PARAM_SPECS
 from live.recordings.replay import replay_steps
 from tests import vmic
 
@@ -137,7 +138,9 @@ def test_two_pages_one_show(browser, mic, tiny_model_dir, tmp_path):
         for page in (a, b):
             assert page.goto(url).status == 200  # the printed URL; the page's own requests carry the token
             running(page)
-        assert a.locator("[data-param]").count() == 6 and a.locator("[data-preset=rave]").count() == 1
+        params = a.locator("[data-param]")
+        shown = {params.nth(i).get_attribute("data-param") for i in range(params.count())}
+        assert shown == set(PARAM_SPECS) and a.locator("[data-preset=rave]").count() == 1, shown
 
         a.locator("[data-param=truncation]").fill("0.3")  # page A's slider...
         value_is(b, "truncation", "0.3")  # ...page B follows
