@@ -152,6 +152,28 @@ def test_cluster_export_equals_this_machines(cluster, tiny_model_dir, tmp_path):
     assert all(np.array_equal(a[k], b[k]) for k in ("z", "c", "t"))
 
 
+def test_a_posed_stylegan3_pickle_on_the_cluster_equals_this_machines(cluster, tmp_path):
+    """Your own model on the cluster: a StyleGAN3 pickle with a spinning pose, the workers' video and saved
+    synthesis inputs (ws, transform) equal to this machine's."""
+    from engine.stylegan.testmodel import load_skeleton, write_pickle
+
+    pkl = write_pickle(tmp_path / "sg3-t.pkl", load_skeleton(Path(__file__).parent / "data/stylegan/sg3-t.json"))
+    audio = write(tmp_path / "song.wav", music(12.0))
+    one, many = tmp_path / "one.mp4", tmp_path / "many.mp4"
+    extra = ("--fps", 5, "--spin", 90)  # two segments (48 + 12 frames)
+    r = run_live(*export_args(pkl, audio, one, *extra, "--save-latents", tmp_path / "one.npz"),
+                 env=_one_thread(tmp_path))
+    assert r.returncode == 0, r.stderr
+    r = run_live(*export_args(pkl, audio, many, *extra, "--save-latents", tmp_path / "many.npz", "--ray",
+                              cluster.address, "--workers", 2), env=_env(cluster, tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "on 2 Ray workers" in r.stderr
+    _same_video(many, one)
+    a, b = np.load(tmp_path / "one.npz"), np.load(tmp_path / "many.npz")
+    assert {"ws", "transform", "xform"} <= set(b.files) and len(np.unique(b["xform"][:, 0])) > 10, b.files
+    assert all(np.array_equal(a[k], b[k]) for k in a.files), a.files
+
+
 def test_an_album_on_the_cluster_and_a_worker_killed_while_it_renders(cluster, tiny_model_dir, tmp_path):
     """Two songs into one folder; the worker rendering a segment is SIGKILLed mid-segment: Ray restarts it and
     that segment is rendered again (two renders of it, by two processes), every other segment once (the
