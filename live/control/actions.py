@@ -3,8 +3,9 @@ makes is one of these frozen dataclasses, and live.control.dispatch applies them
 
 Two layers of one family:
 - walker actions (WALKER_ACTIONS, defined in live.walk.actions) carry results: SetParams, SetClasses, Turn,
-  Reseed, Freeze. They are what the analysis thread applies to the walk (live.walk.steering), what a recording stores as an event at a sample
-  position and what a replay applies there. Anything random is drawn before it becomes one.
+  Reseed, Freeze. They are what the analysis thread applies to the walk (live.walk.steering), what a recording
+  stores as an event at a sample position and what a replay applies there. Anything random is drawn before it
+  becomes one.
 - requests (everything else) say what someone asked for: SetParam from a knob, Nudge from a key, NewClasses from
   a beat cut... The dispatcher turns them into walker actions (or window, MIDI and tempo changes).
 
